@@ -1,0 +1,42 @@
+# Entry points for people and CI. Everything runs inside the project's own virtualenv.
+VENV   ?= .venv
+PYTHON ?= python3
+BIN    := $(abspath $(VENV))/bin
+# DVC stage commands call plain `python`; put the venv first so they get the project's one.
+export PATH := $(BIN):$(PATH)
+export GX_ANALYTICS_ENABLED := false
+
+# make repro SOURCE=synthetic runs the pipeline offline on generated audio.
+SOURCE ?=
+
+.PHONY: setup repro test test-fast lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+repro: setup
+ifeq ($(SOURCE),)
+	$(BIN)/dvc repro
+else
+	$(BIN)/dvc exp run -S data.source=$(SOURCE)
+endif
+
+test: setup
+	$(BIN)/pytest
+
+test-fast: setup
+	$(BIN)/pytest -m "not slow"
+
+lint: setup
+	$(BIN)/ruff check src stages tests
+
+bench: setup
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

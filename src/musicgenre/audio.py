@@ -1,0 +1,64 @@
+"""Reading audio: one place that knows formats, channels and resampling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from musicgenre.errors import AudioError
+
+AUDIO_EXTENSIONS = (".wav", ".au", ".flac", ".ogg", ".mp3")
+
+
+def is_audio_name(path: Path) -> bool:
+    return path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith(".")
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    format: str
+    sample_rate: int
+    channels: int
+    frames: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.sample_rate if self.sample_rate else 0.0
+
+
+def read_info(path: Path) -> AudioInfo:
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise AudioError(f"{path}: not a readable audio file ({_clean(exc)})") from None
+    return AudioInfo(info.format, int(info.samplerate), int(info.channels), int(info.frames))
+
+
+def load_audio(path: Path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
+    """Decode `path` to mono float32; resample to `sample_rate` when given."""
+    path = Path(path)
+    if path.exists() and path.stat().st_size == 0:
+        raise AudioError(f"{path}: empty file")
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise AudioError(f"{path}: not a readable audio file ({_clean(exc)})") from None
+    if data.shape[0] == 0:
+        raise AudioError(f"{path}: contains no audio samples")
+    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    if sample_rate is not None and sr != sample_rate:
+        mono = soxr.resample(mono, sr, sample_rate).astype(np.float32)
+        sr = sample_rate
+    return np.ascontiguousarray(mono, dtype=np.float32), int(sr)
+
+
+def _clean(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    # libsndfile repeats the path in its message; the caller already names the file.
+    if ": " in text and text.startswith("Error opening"):
+        text = text.split(": ", 1)[1]
+    return text or type(exc).__name__

@@ -1,0 +1,281 @@
+"""Typed, validated parameters.
+
+`params.yaml` is parsed into the dataclasses below. Every stage loads only the sections it
+declares in `dvc.yaml`, so an unrelated change never reruns it. Any unknown key, wrong type or
+out-of-range value raises `ConfigError` with the dotted key in the message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from musicgenre.errors import ConfigError
+
+GTZAN_GENRES = [
+    "blues", "classical", "country", "disco", "hiphop",
+    "jazz", "metal", "pop", "reggae", "rock",
+]  # fmt: skip
+
+SOURCES = ("gtzan", "gtzan-mini", "folder", "synthetic")
+MODELS = ("cnn", "rnn", "crnn", "baseline")
+
+
+# --------------------------------------------------------------------------- data
+@dataclass
+class RemoteFile:
+    """A file fetched from the first working mirror and verified before use."""
+
+    urls: list[str]
+    filename: str
+    sha256: str | None = None
+    md5: str | None = None
+    bytes: int | None = None
+
+    def check(self, key: str) -> None:
+        if not self.urls:
+            raise ConfigError(f"{key}.urls: give at least one URL")
+        if not (self.sha256 or self.md5):
+            raise ConfigError(f"{key}: give sha256 or md5 so the download can be verified")
+        for name, n in (("sha256", 64), ("md5", 32)):
+            value = getattr(self, name)
+            if value is not None and (len(value) != n or not _is_hex(value)):
+                raise ConfigError(f"{key}.{name}: expected {n} hex digits, got {value!r}")
+
+
+@dataclass
+class SyntheticConfig:
+    tracks_per_genre: int = 20
+    duration_s: float = 12.0
+    sample_rate: int = 22050
+
+    def check(self, key: str) -> None:
+        _positive(key, "tracks_per_genre", self.tracks_per_genre)
+        _positive(key, "duration_s", self.duration_s)
+        if not 8000 <= self.sample_rate <= 96000:
+            raise ConfigError(f"{key}.sample_rate: must be in 8000..96000, got {self.sample_rate}")
+
+
+@dataclass
+class DownloadConfig:
+    retries: int = 4
+    backoff_s: float = 2.0
+    timeout_s: float = 60.0
+    cache_dir: str = "data/external"
+
+    def check(self, key: str) -> None:
+        if self.retries < 0:
+            raise ConfigError(f"{key}.retries: must be >= 0, got {self.retries}")
+        _positive(key, "timeout_s", self.timeout_s)
+        if self.backoff_s < 0:
+            raise ConfigError(f"{key}.backoff_s: must be >= 0, got {self.backoff_s}")
+
+
+@dataclass
+class DataConfig:
+    source: Literal["gtzan", "gtzan-mini", "folder", "synthetic"] = "gtzan"
+    path: str | None = None
+    gtzan: RemoteFile = field(default_factory=lambda: RemoteFile(urls=[], filename=""))
+    gtzan_mini: RemoteFile = field(default_factory=lambda: RemoteFile(urls=[], filename=""))
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    download: DownloadConfig = field(default_factory=DownloadConfig)
+
+    def check(self, key: str) -> None:
+        if self.source == "folder" and not self.path:
+            raise ConfigError(f"{key}.path: required when {key}.source is 'folder'")
+        self.gtzan.check(f"{key}.gtzan")
+        self.gtzan_mini.check(f"{key}.gtzan_mini")
+
+
+# --------------------------------------------------------------------------- validate
+@dataclass
+class ValidateConfig:
+    policy: Literal["drop", "fail"] = "drop"
+    min_duration_s: float = 5.0
+    max_duration_s: float = 900.0
+    min_sample_rate: int = 8000
+    max_sample_rate: int = 192000
+    min_tracks_per_genre: int = 2
+    silence_dbfs: float = -60.0
+
+    def check(self, key: str) -> None:
+        _positive(key, "min_duration_s", self.min_duration_s)
+        if self.max_duration_s <= self.min_duration_s:
+            raise ConfigError(f"{key}.max_duration_s: must exceed min_duration_s")
+        if self.max_sample_rate < self.min_sample_rate:
+            raise ConfigError(f"{key}.max_sample_rate: must be >= min_sample_rate")
+        _positive(key, "min_tracks_per_genre", self.min_tracks_per_genre)
+        if self.silence_dbfs >= 0:
+            raise ConfigError(f"{key}.silence_dbfs: must be negative, got {self.silence_dbfs}")
+
+
+# --------------------------------------------------------------------------- split
+@dataclass
+class FaultFilteredConfig:
+    base_urls: list[str] = field(default_factory=list)
+    sha256: dict[str, str] = field(default_factory=dict)
+
+    def check(self, key: str) -> None:
+        expected = {"train_filtered.txt", "valid_filtered.txt", "test_filtered.txt"}
+        if set(self.sha256) != expected:
+            raise ConfigError(f"{key}.sha256: needs exactly the keys {sorted(expected)}")
+        for name, digest in self.sha256.items():
+            if len(digest) != 64 or not _is_hex(digest):
+                raise ConfigError(f"{key}.sha256.{name}: expected 64 hex digits")
+
+
+@dataclass
+class SplitConfig:
+    method: Literal["stratified", "fault-filtered"] = "stratified"
+    train: float = 0.70
+    val: float = 0.15
+    test: float = 0.15
+    fault_filtered: FaultFilteredConfig = field(default_factory=FaultFilteredConfig)
+
+    def check(self, key: str) -> None:
+        for name in ("train", "val", "test"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{key}.{name}: must be within [0, 1], got {value}")
+        if self.train <= 0 or self.val <= 0:
+            raise ConfigError(f"{key}.train and {key}.val: must be > 0 (test may be 0)")
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ConfigError(
+                f"{key}.train + {key}.val + {key}.test: must sum to 1, got {total:.6g}"
+            )
+        self.fault_filtered.check(f"{key}.fault_filtered")
+
+
+# --------------------------------------------------------------------------- loading
+SECTIONS: dict[str, Any] = {
+    "seed": int,
+    "model": Literal["cnn", "rnn", "crnn", "baseline"],
+    "genres": list[str],
+    "data": DataConfig,
+    "validate": ValidateConfig,
+    "split": SplitConfig,
+}
+
+
+def read_params(path: str | Path = "params.yaml") -> dict[str, Any]:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: parameters file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({_one_line(exc)})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown top-level key in {path}")
+    return raw
+
+
+def load_section(name: str, raw: dict[str, Any] | None = None, path: str | Path = "params.yaml"):
+    """Parse and check one top-level section of params.yaml."""
+    raw = read_params(path) if raw is None else raw
+    if name not in SECTIONS:
+        raise ConfigError(f"{name}: no such parameter section")
+    if name not in raw:
+        raise ConfigError(f"{name}: missing from {path}")
+    value = _convert(SECTIONS[name], raw[name], name)
+    if name == "genres":
+        if len(value) < 2 or len(set(value)) != len(value):
+            raise ConfigError("genres: need at least two distinct genre names")
+    return value
+
+
+def load_params(*names: str, path: str | Path = "params.yaml") -> dict[str, Any]:
+    """Parse the named sections (the ones a stage declares in dvc.yaml)."""
+    raw = read_params(path)
+    return {name: load_section(name, raw, path) for name in names}
+
+
+def _convert(tp: Any, value: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if dataclasses.is_dataclass(tp):
+        return _build_dataclass(tp, value, key)
+    if origin is Literal:
+        if value not in args:
+            allowed = " | ".join(str(a) for a in args)
+            raise ConfigError(f"{key}: must be one of {allowed}, got {value!r}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _convert(inner[0], value, key)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {_describe(value)}")
+        return [_convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {_describe(value)}")
+        return {str(k): _convert(args[1], v, f"{key}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {_describe(value)}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {_describe(value)}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key}: expected a number, got {_describe(value)}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {_describe(value)}")
+        return value
+    raise TypeError(f"unsupported parameter type {tp!r} for {key}")  # a bug, not user error
+
+
+def _build_dataclass(cls: Any, value: Any, key: str) -> Any:
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}: expected a mapping, got {_describe(value)}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for name in value:
+        if name not in fields:
+            raise ConfigError(f"{key}.{name}: unknown key (known: {', '.join(fields)})")
+    kwargs = {}
+    for name, f in fields.items():
+        if name in value:
+            kwargs[name] = _convert(hints[name], value[name], f"{key}.{name}")
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{key}.{name}: missing")
+    obj = cls(**kwargs)
+    if hasattr(obj, "check"):
+        obj.check(key)
+    return obj
+
+
+def _positive(key: str, name: str, value: float) -> None:
+    if value <= 0:
+        raise ConfigError(f"{key}.{name}: must be > 0, got {value}")
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+def _describe(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}"
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())

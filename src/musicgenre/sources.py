@@ -1,0 +1,148 @@
+"""The download stage: turn any data source into one normalised raw layout.
+
+Every source ends as `<raw>/genres/<genre>/<genre>.NNNNN.<ext>` plus `<raw>/source.json`
+(provenance: where the audio came from, how it was verified, and which original file each
+track is). The layout is built under a temporary name and renamed into place only when
+complete, so an interrupted run never leaves a half-written `data/raw`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections import Counter
+from pathlib import Path
+
+from musicgenre.audio import is_audio_name
+from musicgenre.config import DataConfig, RemoteFile
+from musicgenre.download import extract_archive, fetch, is_archive
+from musicgenre.errors import MusicGenreError
+
+GTZAN_NAME = re.compile(r"^([a-z]+)\.(\d{5})$")
+IGNORED_DIRS = {"__MACOSX"}
+
+
+def find_audio_files(root: Path) -> list[Path]:
+    files = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in IGNORED_DIRS and not d.startswith("."))
+        files += [Path(dirpath) / f for f in sorted(filenames) if is_audio_name(Path(f))]
+    return files
+
+
+def plan_layout(root: Path) -> list[dict]:
+    """Map every audio file under `root` to a (genre, id).
+
+    GTZAN-named files (`blues.00012.wav`, as in the official archive, the Kaggle
+    `Data/genres_original` copy or a flat folder) keep their ids. Anything else must sit in
+    `<genre>/<file>` folders; its tracks are numbered per genre in path order.
+    """
+    files = find_audio_files(root)
+    if not files:
+        raise MusicGenreError(
+            f"{root}: no audio files found (.wav .au .flac .ogg .mp3 in <genre>/ folders)"
+        )
+    if all(GTZAN_NAME.match(f.stem) for f in files):
+        entries = [{"genre": GTZAN_NAME.match(f.stem).group(1), "id": f.stem, "src": f}
+                   for f in files]
+    else:
+        entries = []
+        counters: Counter[str] = Counter()
+        for f in files:
+            if f.parent == root:
+                raise MusicGenreError(
+                    f"{f}: audio file outside a genre folder; expected <genre>/<file> under {root}"
+                )
+            genre = re.sub(r"[^a-z0-9_-]+", "_", f.parent.name.lower()).strip("_")
+            entries.append({"genre": genre, "id": f"{genre}.{counters[genre]:05d}", "src": f})
+            counters[genre] += 1
+    seen: dict[str, Path] = {}
+    for e in entries:
+        if e["id"] in seen:
+            raise MusicGenreError(f"{e['src']}: same track id '{e['id']}' as {seen[e['id']]}")
+        seen[e["id"]] = e["src"]
+    return entries
+
+
+def import_layout(root: Path, genres_dir: Path, *, move: bool) -> list[dict]:
+    """Copy (or move, for our own extraction dirs) audio into the normalised layout."""
+    records = []
+    for e in plan_layout(root):
+        dest = genres_dir / e["genre"] / f"{e['id']}{e['src'].suffix.lower()}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if move:
+            os.replace(e["src"], dest)
+        else:
+            shutil.copyfile(e["src"], dest)
+        records.append({"id": e["id"], "genre": e["genre"],
+                        "file": dest.relative_to(genres_dir.parent).as_posix(),
+                        "original": e["src"].relative_to(root).as_posix()})
+    return records
+
+
+def _fetch_remote(remote: RemoteFile, cfg: DataConfig, progress: bool) -> Path:
+    dl = cfg.download
+    return fetch(remote.urls, Path(dl.cache_dir) / remote.filename, sha256=remote.sha256,
+                 md5=remote.md5, expected_bytes=remote.bytes, retries=dl.retries,
+                 backoff_s=dl.backoff_s, timeout_s=dl.timeout_s, progress=progress)
+
+
+def _from_archive(archive: Path, work: Path, genres_dir: Path) -> list[dict]:
+    extracted = extract_archive(archive, work / "_extract")
+    try:
+        return import_layout(extracted, genres_dir, move=True)
+    finally:
+        shutil.rmtree(extracted, ignore_errors=True)
+
+
+def build_raw(cfg: DataConfig, genres: list[str], seed: int, raw_dir: Path,
+              progress: bool = True) -> dict:
+    """Materialise `cfg.source` into `raw_dir` and return the provenance record."""
+    raw_dir = Path(raw_dir)
+    work = raw_dir.with_name(f".{raw_dir.name}.tmp")
+    shutil.rmtree(work, ignore_errors=True)
+    genres_dir = work / "genres"
+    genres_dir.mkdir(parents=True)
+    provenance: dict = {"source": cfg.source}
+    try:
+        if cfg.source == "synthetic":
+            from musicgenre.synthetic import generate_dataset
+
+            syn = cfg.synthetic
+            generate_dataset(genres_dir, genres, syn.tracks_per_genre, syn.duration_s,
+                             syn.sample_rate, seed, progress=progress)
+            records = [{"id": p.stem, "genre": p.parent.name,
+                        "file": p.relative_to(work).as_posix(), "original": None}
+                       for p in sorted(genres_dir.glob("*/*.wav"))]
+            provenance["synthetic"] = {"seed": seed, "tracks_per_genre": syn.tracks_per_genre,
+                                       "duration_s": syn.duration_s,
+                                       "sample_rate": syn.sample_rate}
+        elif cfg.source in ("gtzan", "gtzan-mini"):
+            remote = cfg.gtzan if cfg.source == "gtzan" else cfg.gtzan_mini
+            archive = _fetch_remote(remote, cfg, progress)
+            records = _from_archive(archive, work, genres_dir)
+            provenance.update(urls=remote.urls, archive=remote.filename,
+                              sha256=remote.sha256, md5=remote.md5)
+        else:  # folder
+            path = Path(os.path.expanduser(cfg.path))
+            if not path.exists():
+                raise MusicGenreError(f"data.path: {path} does not exist")
+            if path.is_dir():
+                records = import_layout(path, genres_dir, move=False)
+            elif is_archive(path):
+                records = _from_archive(path, work, genres_dir)
+            else:
+                raise MusicGenreError(f"{path}: neither a directory nor a .tar.gz/.zip archive")
+            provenance.update(path=str(path.resolve()))
+        records.sort(key=lambda r: r["id"])
+        provenance["n_tracks"] = len(records)
+        provenance["tracks_per_genre"] = dict(sorted(Counter(r["genre"] for r in records).items()))
+        provenance["files"] = records
+        (work / "source.json").write_text(json.dumps(provenance, indent=2) + "\n")
+        shutil.rmtree(raw_dir, ignore_errors=True)
+        os.replace(work, raw_dir)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return provenance

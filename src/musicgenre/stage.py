@@ -1,0 +1,19 @@
+"""What every DVC stage script shares: one-line errors and a non-zero exit."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from musicgenre.errors import MusicGenreError
+
+
+def run_stage(name: str, main: Callable[[], None]) -> None:
+    try:
+        main()
+    except MusicGenreError as exc:
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,251 @@
+"""The validate stage: a manifest of every raw file, checked by a Great Expectations suite.
+
+Row-level expectations (genre in the expected set, readable, duration and sample-rate ranges,
+not silent) mark bad files; the policy either drops them (listed in the report) or fails the
+stage. Dataset-level expectations (every genre present with enough tracks) always fail it.
+Byte-identical duplicates are reported, not dropped: the split keeps each group together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from musicgenre.audio import is_audio_name, load_audio, read_info
+from musicgenre.config import ValidateConfig
+from musicgenre.errors import AudioError, MusicGenreError, ValidationFailed
+
+# Great Expectations must not phone home from a pipeline stage.
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+MANIFEST_COLUMNS = ["id", "genre", "path", "format", "sample_rate", "channels", "frames",
+                    "duration_s", "rms_dbfs", "md5", "readable", "error", "keep", "problems"]
+
+
+def scan_file(path: Path, genre: str) -> dict:
+    """Describe one audio file; an unreadable one gets readable=False and the reason."""
+    row = {"id": path.stem, "genre": genre, "path": path.as_posix(), "format": path.suffix[1:],
+           "sample_rate": np.nan, "channels": np.nan, "frames": np.nan, "duration_s": np.nan,
+           "rms_dbfs": np.nan, "md5": hashlib.md5(path.read_bytes()).hexdigest(),
+           "readable": False, "error": ""}
+    try:
+        info = read_info(path)
+        audio, _ = load_audio(path)
+    except AudioError as exc:
+        row["error"] = str(exc).removeprefix(f"{path}: ")
+        return row
+    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
+    row.update(format=info.format.lower(), sample_rate=info.sample_rate, channels=info.channels,
+               frames=len(audio), duration_s=len(audio) / info.sample_rate,
+               rms_dbfs=20 * np.log10(max(rms, 1e-10)), readable=True)
+    return row
+
+
+def scan_folder(genres_dir: Path, progress: bool = True) -> pd.DataFrame:
+    """One manifest row per `<genre>/<file>` audio file under `genres_dir`."""
+    files = sorted(p for p in Path(genres_dir).glob("*/*") if p.is_file() and is_audio_name(p))
+    if not files:
+        raise MusicGenreError(f"{genres_dir}: no audio files in <genre>/ folders")
+    rows = [scan_file(p, p.parent.name)
+            for p in tqdm(files, desc="scan audio", unit="file", disable=not progress)]
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- GX suite
+def _row_expectations(cfg: ValidateConfig, genres: list[str]):
+    import great_expectations.expectations as gxe
+
+    fmt = {"result_format": "COMPLETE"}
+    return {
+        "unknown genre": gxe.ExpectColumnValuesToBeInSet(column="genre", value_set=genres, **fmt),
+        "unreadable": gxe.ExpectColumnValuesToBeInSet(column="readable", value_set=[True], **fmt),
+        "duration out of range": gxe.ExpectColumnValuesToBeBetween(
+            column="duration_s", min_value=cfg.min_duration_s, max_value=cfg.max_duration_s, **fmt),
+        "sample rate out of range": gxe.ExpectColumnValuesToBeBetween(
+            column="sample_rate", min_value=cfg.min_sample_rate, max_value=cfg.max_sample_rate,
+            **fmt),
+        "silent": gxe.ExpectColumnValuesToBeBetween(
+            column="rms_dbfs", min_value=cfg.silence_dbfs, **fmt),
+    }
+
+
+def _problem_text(kind: str, row: pd.Series, cfg: ValidateConfig) -> str:
+    if kind == "unreadable":
+        return f"unreadable: {row['error']}"
+    if kind == "duration out of range":
+        limit = (f"< {cfg.min_duration_s:g} s" if row["duration_s"] < cfg.min_duration_s
+                 else f"> {cfg.max_duration_s:g} s")
+        return f"too {'short' if '<' in limit else 'long'}: {row['duration_s']:.2f} s {limit}"
+    if kind == "sample rate out of range":
+        return f"sample rate {int(row['sample_rate'])} Hz outside [{cfg.min_sample_rate}, " \
+               f"{cfg.max_sample_rate}]"
+    if kind == "silent":
+        return f"silent: RMS {row['rms_dbfs']:.1f} dBFS < {cfg.silence_dbfs:g}"
+    return f"genre '{row['genre']}' not in params genres"
+
+
+@dataclass
+class SuiteOutcome:
+    row_failures: dict[str, list[int]] = field(default_factory=dict)  # problem -> row indices
+    genres_below_minimum: list[dict] = field(default_factory=list)
+    expectations: list[dict] = field(default_factory=list)  # one summary line each
+
+
+def run_suite(manifest: pd.DataFrame, cfg: ValidateConfig, genres: list[str],
+              docs_dir: Path | None) -> SuiteOutcome:
+    """Run the two GX suites (per file, per genre) and collect what failed.
+
+    Row-level checks run on every file; the per-genre count checks run on the files that
+    survive them, which is what the rest of the pipeline will see.
+    """
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    for site in list(context.get_site_names()):
+        context.delete_data_docs_site(site)  # the default site lives in a throwaway temp dir
+    actions = []
+    if docs_dir is not None:
+        context.add_data_docs_site(site_name="validation", site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                              "base_directory": str(Path(docs_dir).resolve())},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        })
+        actions.append(gx.checkpoint.UpdateDataDocsAction(name="data_docs",
+                                                          site_names=["validation"]))
+    source = context.data_sources.add_pandas("audio")
+
+    # Suite 1: one row per file.
+    row_checks = _row_expectations(cfg, genres)
+    file_suite = context.suites.add(gx.ExpectationSuite(name="audio_files"))
+    for expectation in row_checks.values():
+        file_suite.add_expectation(expectation)
+    file_suite.add_expectation(gxe.ExpectColumnValuesToBeUnique(column="md5",
+                                                                result_format="COMPLETE"))
+    files_def = context.validation_definitions.add(gx.ValidationDefinition(
+        name="audio_files", suite=file_suite,
+        data=source.add_dataframe_asset("manifest").add_batch_definition_whole_dataframe("all")))
+    frame = manifest.drop(columns=["keep", "problems"], errors="ignore").reset_index(drop=True)
+    result = context.checkpoints.add(gx.Checkpoint(
+        name="audio_files", validation_definitions=[files_def], actions=actions,
+        result_format="COMPLETE")).run(batch_parameters={"dataframe": frame})
+
+    outcome = SuiteOutcome()
+    for r in _results(result):
+        column = r.expectation_config.kwargs.get("column")
+        idx = [int(i) for i in r.result.get("unexpected_index_list") or []]
+        outcome.expectations.append({"expectation": r.expectation_config.type, "column": column,
+                                     "success": bool(r.success), "unexpected": len(idx)})
+        kind = next((k for k, e in row_checks.items()
+                     if e.expectation_type == r.expectation_config.type and e.column == column),
+                    None)
+        if kind is not None and idx:
+            outcome.row_failures[kind] = idx
+
+    # Suite 2: one row per expected genre, counting the files that passed suite 1.
+    bad = {i for rows in outcome.row_failures.values() for i in rows}
+    kept_genres = frame.loc[~frame.index.isin(bad), "genre"]
+    counts = pd.DataFrame({"genre": genres,
+                           "n_tracks": [int((kept_genres == g).sum()) for g in genres]})
+    genre_suite = context.suites.add(gx.ExpectationSuite(name="genre_counts"))
+    genre_suite.add_expectation(gxe.ExpectColumnValuesToBeBetween(
+        column="n_tracks", min_value=cfg.min_tracks_per_genre, result_format="COMPLETE"))
+    genre_def = context.validation_definitions.add(gx.ValidationDefinition(
+        name="genre_counts", suite=genre_suite,
+        data=source.add_dataframe_asset("genre_counts").add_batch_definition_whole_dataframe(
+            "all")))
+    result = context.checkpoints.add(gx.Checkpoint(
+        name="genre_counts", validation_definitions=[genre_def], actions=actions,
+        result_format="COMPLETE")).run(batch_parameters={"dataframe": counts})
+    for r in _results(result):
+        idx = [int(i) for i in r.result.get("unexpected_index_list") or []]
+        outcome.expectations.append({"expectation": r.expectation_config.type,
+                                     "column": "n_tracks", "success": bool(r.success),
+                                     "unexpected": len(idx)})
+        outcome.genres_below_minimum = counts.loc[idx].to_dict("records")
+    return outcome
+
+
+def _results(checkpoint_result):
+    for run in checkpoint_result.run_results.values():
+        yield from run.results
+
+
+def validate_dataset(genres_dir: Path, cfg: ValidateConfig, genres: list[str],
+                     manifest_path: Path, report_dir: Path, progress: bool = True) -> dict:
+    """Scan, validate, apply the policy; write the manifest, summary JSON and Data Docs."""
+    manifest = scan_folder(genres_dir, progress=progress)
+    docs_dir = Path(report_dir) / "data_docs"
+    shutil.rmtree(docs_dir, ignore_errors=True)
+    outcome = run_suite(manifest, cfg, genres, docs_dir)
+    low_genres = outcome.genres_below_minimum
+
+    problems: dict[int, list[str]] = defaultdict(list)
+    for kind, rows in outcome.row_failures.items():
+        for i in rows:
+            problems[i].append(_problem_text(kind, manifest.loc[i], cfg))
+    manifest["problems"] = ["; ".join(problems.get(i, [])) for i in range(len(manifest))]
+    manifest["keep"] = [i not in problems for i in range(len(manifest))]
+
+    groups = manifest.groupby("md5")["id"].apply(list)
+    duplicates = [sorted(ids) for ids in groups if len(ids) > 1]
+    bad_files = [{"id": manifest.loc[i, "id"], "path": manifest.loc[i, "path"],
+                  "problems": problems[i]} for i in sorted(problems)]
+    kept = manifest[manifest["keep"]]
+    summary = {
+        "policy": cfg.policy,
+        "n_files": int(len(manifest)),
+        "n_kept": int(len(kept)),
+        "n_dropped": int(len(bad_files)) if cfg.policy == "drop" else 0,
+        "tracks_per_genre": {g: int((kept["genre"] == g).sum()) for g in genres},
+        "bad_files": bad_files,
+        "duplicate_groups": sorted(duplicates),
+        "genres_below_minimum": low_genres,
+        "expectations": outcome.expectations,
+        "success": not bad_files and not low_genres,
+        "data_docs": (docs_dir / "index.html").as_posix(),
+    }
+    report_dir = Path(report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    _write_atomic(report_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    manifest_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = manifest_path.with_name(manifest_path.name + ".tmp")
+    manifest[MANIFEST_COLUMNS].to_csv(tmp, index=False)
+    os.replace(tmp, manifest_path)
+
+    if bad_files and cfg.policy == "fail":
+        listed = "; ".join(f"{b['path']}: {', '.join(b['problems'])}" for b in bad_files)
+        raise ValidationFailed(f"{len(bad_files)} bad file(s) under policy 'fail': {listed}")
+    if low_genres:
+        listed = ", ".join(f"{g['genre']} has {g['n_tracks']}" for g in low_genres)
+        raise ValidationFailed(
+            f"too few usable tracks (validate.min_tracks_per_genre="
+            f"{cfg.min_tracks_per_genre}): {listed}"
+        )
+    return summary
+
+
+def read_manifest(path: Path, kept_only: bool = True) -> pd.DataFrame:
+    try:
+        manifest = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    except FileNotFoundError:
+        raise MusicGenreError(f"{path}: manifest not found; run the validate stage first") from None
+    return manifest[manifest["keep"]].reset_index(drop=True) if kept_only else manifest
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

@@ -1,0 +1,29 @@
+"""DVC stage `split`: track-level train/val/test split of the validated manifest."""
+
+import argparse
+from pathlib import Path
+
+from musicgenre.config import load_params
+from musicgenre.split import make_split, write_split
+from musicgenre.stage import run_stage
+from musicgenre.validate import read_manifest
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--manifest", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="split CSV (id, genre, split)")
+    parser.add_argument("--counts", type=Path, required=True, help="per-genre count table CSV")
+    parser.add_argument("--cache", type=Path, required=True, help="download cache directory")
+    args = parser.parse_args()
+    params = load_params("seed", "split")
+    table, counts = make_split(read_manifest(args.manifest), params["split"], params["seed"],
+                               args.cache)
+    write_split(table, counts, args.out, args.counts)
+    print(counts.to_string(index=False))
+    if counts.attrs["excluded"]:
+        print(f"split: {counts.attrs['excluded']} track(s) not in the published lists, excluded")
+
+
+if __name__ == "__main__":
+    run_stage("split", main)

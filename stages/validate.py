@@ -1,0 +1,28 @@
+"""DVC stage `validate`: manifest of the raw audio checked by a Great Expectations suite."""
+
+import argparse
+from pathlib import Path
+
+from musicgenre.config import load_params
+from musicgenre.stage import run_stage
+from musicgenre.validate import validate_dataset
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--raw", type=Path, required=True, help="<genre>/<file> audio folder")
+    parser.add_argument("--manifest", type=Path, required=True)
+    parser.add_argument("--reports", type=Path, required=True)
+    args = parser.parse_args()
+    params = load_params("genres", "validate")
+    summary = validate_dataset(args.raw, params["validate"], params["genres"], args.manifest,
+                               args.reports)
+    print(f"validate: {summary['n_kept']} of {summary['n_files']} files kept, "
+          f"{len(summary['bad_files'])} bad, {len(summary['duplicate_groups'])} duplicate "
+          f"group(s); Data Docs: {summary['data_docs']}")
+    for bad in summary["bad_files"]:
+        print(f"validate: dropped {bad['path']}: {'; '.join(bad['problems'])}")
+
+
+if __name__ == "__main__":
+    run_stage("validate", main)

@@ -1,0 +1,76 @@
+import shutil
+
+import pytest
+import yaml
+
+from conftest import ROOT, run
+from musicgenre.config import load_params, load_section
+from musicgenre.errors import ConfigError
+
+
+def params_with(tmp_path, **changes):
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for dotted, value in changes.items():
+        node = params
+        *parents, leaf = dotted.split("__")
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+def test_project_params_load():
+    params = load_params("seed", "model", "genres", "data", "validate", "split",
+                         path=ROOT / "params.yaml")
+    assert params["model"] == "crnn"
+    assert params["data"].source in ("gtzan", "gtzan-mini", "folder", "synthetic")
+    assert params["split"].train + params["split"].val + params["split"].test == pytest.approx(1)
+    assert len(params["genres"]) == 10
+
+
+@pytest.mark.parametrize(
+    ("changes", "section", "message"),
+    [
+        ({"split__train": 0.8}, "split", "split.train + split.val + split.test: must sum to 1"),
+        ({"split__train": "0.7"}, "split", "split.train: expected a number"),
+        ({"split__shuffle": True}, "split", "split.shuffle: unknown key"),
+        ({"split__method": "random"}, "split", "split.method: must be one of"),
+        ({"model": "transformer"}, "model", "model: must be one of cnn | rnn | crnn | baseline"),
+        ({"data__source": "youtube"}, "data", "data.source: must be one of"),
+        ({"data__source": "folder", "data__path": None}, "data", "data.path: required"),
+        ({"data__synthetic__tracks_per_genre": 2.5}, "data",
+         "data.synthetic.tracks_per_genre: expected an integer"),
+        ({"validate__policy": "ignore"}, "validate", "validate.policy: must be one of drop | fail"),
+        ({"data__gtzan__sha256": "abc"}, "data", "data.gtzan.sha256: expected 64 hex digits"),
+    ],
+)
+def test_bad_values_name_the_key(tmp_path, changes, section, message):
+    path = params_with(tmp_path, **changes)
+    with pytest.raises(ConfigError) as err:
+        load_params(section, path=path)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_zero_test_fraction_allowed(tmp_path):
+    path = params_with(tmp_path, split__train=0.85, split__val=0.15, split__test=0.0)
+    assert load_section("split", path=path).test == 0.0
+
+
+def test_unknown_top_level_key(tmp_path):
+    path = params_with(tmp_path, modle="cnn")
+    with pytest.raises(ConfigError, match="modle: unknown top-level key"):
+        load_params("seed", path=path)
+
+
+def test_stage_reports_bad_param_in_one_line(tmp_path):
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "stages", repo / "stages")
+    params_with(repo, split__val=0.5)
+    proc = run(["python", "stages/split.py", "--manifest", "m.csv", "--out", "s.csv",
+                "--counts", "c.csv", "--cache", "cache"], repo, check=False)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert lines == ["split: error: split.train + split.val + split.test: must sum to 1, got 1.35"]

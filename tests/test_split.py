@@ -1,0 +1,90 @@
+"""Track-level splits: stratified with duplicates kept together, and the fault-filtered lists."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from musicgenre.config import FaultFilteredConfig, SplitConfig
+from musicgenre.split import fault_filtered_split, load_fault_filtered_lists, make_split, quota
+
+REF_SHA256 = {
+    "train_filtered.txt": "2b04966cef1486f1a7767b74271533fa23e220388db804a1937835e1fc4fa3fa",
+    "valid_filtered.txt": "f8fbee7c52397a0e0f3a91dc54fedecb2e27f5bdc9a9daeab8cb10d077e26956",
+    "test_filtered.txt": "09cafa6a89ce0a27f30ed250d56ecb4d03c22fffb5a693f96c7ae655ee02ac72",
+}
+
+
+@pytest.fixture(scope="module")
+def gtzan_manifest(real_data) -> pd.DataFrame:
+    """The 1000 GTZAN ids with their real md5s (14 byte-identical pairs among them)."""
+    index = json.loads((real_data / "gtzan-ref/gtzan_track_md5_index.json").read_text())
+    rows = [{"id": tid, "genre": tid.split(".")[0], "md5": entry["audio"][1]}
+            for tid, entry in sorted(index["tracks"].items())]
+    return pd.DataFrame(rows)
+
+
+def split_cfg(**kw) -> SplitConfig:
+    return SplitConfig(fault_filtered=FaultFilteredConfig(base_urls=["http://x"],
+                                                          sha256=REF_SHA256), **kw)
+
+
+def test_quota_sums_exactly():
+    assert quota(100, (0.7, 0.15, 0.15)) == [70, 15, 15]
+    assert quota(5, (0.7, 0.15, 0.15)) == [3, 1, 1]
+    assert quota(7, (0.85, 0.15, 0.0)) == [6, 1, 0]
+    assert sum(quota(13, (0.7, 0.15, 0.15))) == 13
+
+
+@pytest.mark.parametrize("fractions", [(0.7, 0.15, 0.15), (0.8, 0.1, 0.1), (0.85, 0.15, 0.0)])
+def test_stratified_split_properties(gtzan_manifest, fractions):
+    train, val, test = fractions
+    table, counts = make_split(gtzan_manifest, split_cfg(train=train, val=val, test=test), 1)
+    assert sorted(table["id"]) == sorted(gtzan_manifest["id"])  # covers every kept track
+    assert table["id"].is_unique  # so the splits are disjoint
+    for genre, n in gtzan_manifest["genre"].value_counts().items():
+        got = table[table["genre"] == genre]["split"].value_counts()
+        for split, fraction in zip(("train", "val", "test"), fractions, strict=True):
+            assert abs(got.get(split, 0) - fraction * n) <= 1, (genre, split)
+    # Byte-identical tracks (e.g. rock.00016 == metal.00058) always share a split.
+    merged = table.merge(gtzan_manifest[["id", "md5"]], on="id")
+    groups = merged.groupby("md5")
+    dup_groups = [g for _, g in groups if len(g) > 1]
+    assert len(dup_groups) == 14
+    assert all(g["split"].nunique() == 1 for g in dup_groups)
+    assert counts.set_index("genre").loc["total", "total"] == 1000
+
+
+def test_split_is_deterministic_for_a_seed(gtzan_manifest):
+    a, _ = make_split(gtzan_manifest, split_cfg(), seed=3)
+    b, _ = make_split(gtzan_manifest, split_cfg(), seed=3)
+    c, _ = make_split(gtzan_manifest, split_cfg(), seed=4)
+    assert a.equals(b)
+    assert not a["split"].equals(c["split"])
+
+
+def test_fault_filtered_reproduces_published_counts(http_server, real_data, gtzan_manifest,
+                                                    tmp_path):
+    for name in REF_SHA256:
+        http_server.routes[f"/gtzan/{name}"] = (real_data / "gtzan-ref" / name).read_bytes()
+    cfg = SplitConfig(method="fault-filtered", fault_filtered=FaultFilteredConfig(
+        base_urls=[http_server.url("/gone"), http_server.url("/gtzan")], sha256=REF_SHA256))
+    lists = load_fault_filtered_lists(cfg, tmp_path)
+    assert {k: len(v) for k, v in lists.items()} == {"train": 443, "val": 197, "test": 290}
+    table, counts = make_split(gtzan_manifest, cfg, seed=0, cache_dir=tmp_path)
+    assert table["split"].value_counts().to_dict() == {"train": 443, "test": 290, "val": 197}
+    assert counts.attrs["excluded"] == 1000 - 930
+    assert fault_filtered_split(gtzan_manifest, lists).eq("").sum() == 70
+
+
+def test_small_genres_still_give_every_split():
+    import numpy as np
+
+    from musicgenre.split import allocate
+
+    counts = allocate({f"g{i}": 4 for i in range(10)}, (0.7, 0.15, 0.15),
+                      np.random.default_rng(0))
+    totals = np.sum(list(counts.values()), axis=0).tolist()
+    assert totals == [28, 6, 6]
+    assert all(abs(c - f * 4) < 1 for cs in counts.values()
+               for c, f in zip(cs, (0.7, 0.15, 0.15), strict=True))
