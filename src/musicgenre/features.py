@@ -1,0 +1,310 @@
+"""The features stage: segment-level feature matrices from one STFT per signal.
+
+For each track (and, for training tracks only, each augmented copy) one STFT feeds every
+feature of the chosen set: log-mel, MFCC (from that log-mel), chroma and spectral contrast.
+The frame matrix is cut into fixed-length, overlapping segments. Tracks are processed in
+parallel with a bounded window of work in flight, and segments are streamed to `.npy` files
+on disk, so memory stays flat however many tracks there are. Normalisation statistics are
+accumulated over training rows only and stored with the features (applied at load time).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+
+import librosa
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from musicgenre.audio import load_audio
+from musicgenre.augment import augment, build_augmenter, track_seed
+from musicgenre.config import AugmentConfig, FeaturesConfig
+from musicgenre.errors import AudioError, MusicGenreError
+from musicgenre.split import SPLITS
+
+FEATURE_DTYPE = np.float16  # halves disk and memory; log-scaled features lose nothing useful
+
+
+# --------------------------------------------------------------------------- extraction
+def frame_features(audio: np.ndarray, cfg: FeaturesConfig) -> np.ndarray:
+    """All features of `cfg.set` stacked as rows, [n_rows, n_frames], from one STFT."""
+    sr, n_fft = cfg.sample_rate, cfg.n_fft
+    magnitude = np.abs(librosa.stft(audio, n_fft=n_fft, hop_length=cfg.hop_length))
+    power = magnitude**2
+    rows = []
+    log_mel = None
+    for component in cfg.components:
+        if component in ("logmel", "mfcc") and log_mel is None:
+            mel = librosa.feature.melspectrogram(S=power, sr=sr, n_fft=n_fft, n_mels=cfg.n_mels)
+            log_mel = librosa.power_to_db(mel)
+        if component == "logmel":
+            rows.append(log_mel)
+        elif component == "mfcc":
+            rows.append(librosa.feature.mfcc(S=log_mel, n_mfcc=cfg.n_mfcc))
+        elif component == "chroma":
+            rows.append(librosa.feature.chroma_stft(S=power, sr=sr, n_fft=n_fft,
+                                                    tuning=cfg.chroma_tuning))
+        elif component == "contrast":
+            rows.append(librosa.feature.spectral_contrast(S=magnitude, sr=sr, n_fft=n_fft))
+    return np.concatenate(rows, axis=0).astype(np.float32)
+
+
+def row_names(cfg: FeaturesConfig) -> list[str]:
+    sizes = {"logmel": cfg.n_mels, "mfcc": cfg.n_mfcc, "chroma": 12, "contrast": 7}
+    return [f"{c}_{i}" for c in cfg.components for i in range(sizes[c])]
+
+
+def segment_starts(n_frames: int, cfg: FeaturesConfig) -> list[int]:
+    if n_frames < cfg.segment_frames:
+        return []
+    return list(range(0, n_frames - cfg.segment_frames + 1, cfg.segment_hop_frames))
+
+
+def min_samples(cfg: FeaturesConfig) -> int:
+    """Fewest samples that give one full segment (librosa centres frames)."""
+    return (cfg.segment_frames - 1) * cfg.hop_length
+
+
+def segments_from_audio(audio: np.ndarray, cfg: FeaturesConfig) -> np.ndarray:
+    """[n_segments, n_rows, segment_frames]; empty when the audio is shorter than a segment."""
+    frames = frame_features(audio, cfg)
+    starts = segment_starts(frames.shape[1], cfg)
+    out = np.empty((len(starts), frames.shape[0], cfg.segment_frames), dtype=FEATURE_DTYPE)
+    for i, start in enumerate(starts):
+        out[i] = frames[:, start:start + cfg.segment_frames]
+    return out
+
+
+def fit_length(audio: np.ndarray, cfg: FeaturesConfig) -> tuple[np.ndarray, bool]:
+    """Apply the short-track policy; returns (audio or empty, whether it was padded)."""
+    need = min_samples(cfg)
+    if len(audio) >= need:
+        return audio, False
+    if cfg.short_track == "drop":
+        return audio[:0], False
+    return np.pad(audio, (0, need - len(audio))), True
+
+
+def track_segments(path: Path, track_id: str, copies: int, cfg: FeaturesConfig,
+                   aug_cfg: AugmentConfig | None, seed: int, augmenter=None) -> dict:
+    """Features of one track and its augmented copies, plus what happened to it."""
+    try:
+        audio, _ = load_audio(path, cfg.sample_rate)
+    except AudioError as exc:
+        return {"id": track_id, "error": str(exc), "copies": []}
+    audio, padded = fit_length(audio, cfg)
+    if len(audio) == 0:
+        return {"id": track_id, "error": None, "dropped": True, "copies": []}
+    out = [segments_from_audio(audio, cfg)]
+    if copies:
+        augmenter = augmenter or build_augmenter(aug_cfg)
+        for k in range(1, copies + 1):
+            varied = augment(augmenter, audio, cfg.sample_rate, track_seed(seed, track_id, k))
+            out.append(segments_from_audio(varied, cfg))
+    return {"id": track_id, "error": None, "dropped": False, "padded": padded, "copies": out}
+
+
+# Per-process state for the pool (the augmenter is built once per worker, not per track).
+_WORKER: dict = {}
+
+
+def _init_worker(cfg: FeaturesConfig, aug_cfg: AugmentConfig, seed: int) -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _WORKER.update(cfg=cfg, aug_cfg=aug_cfg, seed=seed,
+                   augmenter=build_augmenter(aug_cfg) if aug_cfg.copies else None)
+
+
+def _work(job: tuple[str, str, int]) -> dict:
+    path, track_id, copies = job
+    w = _WORKER
+    return track_segments(Path(path), track_id, copies, w["cfg"], w["aug_cfg"], w["seed"],
+                          w["augmenter"])
+
+
+def map_tracks(jobs: list[tuple[str, str, int]], cfg: FeaturesConfig, aug_cfg: AugmentConfig,
+               seed: int, workers: int, desc: str = "features", progress: bool = True):
+    """Yield `_work(job)` for every job, in order, with at most 2 x workers jobs in flight."""
+    bar = tqdm(total=len(jobs), desc=desc, unit="track", disable=not progress, file=sys.stderr)
+    try:
+        if workers <= 1:
+            _init_worker(cfg, aug_cfg, seed)
+            for job in jobs:
+                yield _work(job)
+                bar.update()
+            return
+        with ProcessPoolExecutor(workers, initializer=_init_worker,
+                                 initargs=(cfg, aug_cfg, seed)) as pool:
+            pending: deque = deque()
+            todo = iter(jobs)
+            for job in todo:
+                pending.append(pool.submit(_work, job))
+                if len(pending) >= 2 * workers:
+                    break
+            while pending:
+                result = pending.popleft().result()
+                nxt = next(todo, None)
+                if nxt is not None:
+                    pending.append(pool.submit(_work, nxt))
+                yield result
+                bar.update()
+    finally:
+        bar.close()
+
+
+# --------------------------------------------------------------------------- storage
+class NpyStreamWriter:
+    """Append equally shaped rows to a `.npy` file without holding them in memory.
+
+    A fixed 128-byte header is reserved and rewritten with the final row count on close (the
+    .npy format allows any space padding), so the file is a plain array `np.load` can memory-map.
+    """
+
+    HEADER = 128
+
+    def __init__(self, path: Path, row_shape: tuple[int, ...], dtype=FEATURE_DTYPE) -> None:
+        self.path, self.row_shape, self.dtype = Path(path), tuple(row_shape), np.dtype(dtype)
+        self.rows = 0
+        self.tmp = self.path.with_name(self.path.name + ".tmp")
+        self.fh = open(self.tmp, "wb")
+        self.fh.write(b"\0" * self.HEADER)
+
+    def append(self, block: np.ndarray) -> None:
+        block = np.ascontiguousarray(block, dtype=self.dtype)
+        assert block.shape[1:] == self.row_shape, (block.shape, self.row_shape)
+        self.fh.write(block.tobytes())
+        self.rows += len(block)
+
+    def close(self) -> None:
+        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
+                  "shape": (self.rows, *self.row_shape)}
+        text = repr(header).encode("latin1")
+        prefix = b"\x93NUMPY\x01\x00"
+        pad = self.HEADER - len(prefix) - 2 - len(text) - 1
+        self.fh.seek(0)
+        self.fh.write(prefix + (self.HEADER - len(prefix) - 2).to_bytes(2, "little") + text
+                      + b" " * pad + b"\n")
+        self.fh.close()
+        os.replace(self.tmp, self.path)
+
+
+class RunningStats:
+    """Per-row mean and std over all frames of all rows seen (float64 sums)."""
+
+    def __init__(self, n_rows: int) -> None:
+        self.count = 0
+        self.total = np.zeros(n_rows)
+        self.total_sq = np.zeros(n_rows)
+
+    def add(self, block: np.ndarray) -> None:
+        x = block.astype(np.float64)
+        self.count += x.shape[0] * x.shape[2]
+        self.total += x.sum(axis=(0, 2))
+        self.total_sq += np.square(x).sum(axis=(0, 2))
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.count == 0:
+            raise MusicGenreError("features: no training segments; cannot fit normalisation")
+        mean = self.total / self.count
+        std = np.sqrt(np.maximum(self.total_sq / self.count - mean**2, 0.0))
+        return mean, np.maximum(std, 1e-6)
+
+
+# --------------------------------------------------------------------------- the stage
+def extract_features(manifest: pd.DataFrame, split: pd.DataFrame, genres: list[str],
+                     cfg: FeaturesConfig, aug_cfg: AugmentConfig, seed: int, out_dir: Path,
+                     progress: bool = True) -> dict:
+    """Write `<split>.npy` + `<split>.csv` per split and `meta.json` into `out_dir`."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tracks = split.merge(manifest[["id", "path"]], on="id", how="left", validate="one_to_one")
+    missing = tracks[tracks["path"].isna()]["id"].tolist()
+    if missing:
+        raise MusicGenreError(f"split lists tracks absent from the manifest: {missing[:5]}")
+    label_of = {g: i for i, g in enumerate(genres)}
+    unknown = sorted(set(tracks["genre"]) - set(label_of))
+    if unknown:
+        raise MusicGenreError(f"genres {unknown} are in the split but not in params genres")
+    workers = cfg.workers or os.cpu_count() or 1
+    stats = RunningStats(cfg.n_rows)
+    report: dict = {"splits": {}, "dropped_short": [], "padded_short": [], "unreadable": []}
+    for split_name in SPLITS:  # train first: its rows define the normalisation
+        part = tracks[tracks["split"] == split_name].sort_values("id")
+        copies = aug_cfg.copies if split_name == "train" else 0  # never augment val/test
+        jobs = [(p, t, copies) for p, t in zip(part["path"], part["id"], strict=True)]
+        writer = NpyStreamWriter(out_dir / f"{split_name}.npy",
+                                 (cfg.n_rows, cfg.segment_frames))
+        index_rows = []
+        genre_of = dict(zip(part["id"], part["genre"], strict=True))
+        for result in map_tracks(jobs, cfg, aug_cfg, seed, workers, desc=split_name,
+                                 progress=progress):
+            tid = result["id"]
+            if result["error"]:
+                report["unreadable"].append({"id": tid, "error": result["error"]})
+                continue
+            if result["dropped"]:
+                report["dropped_short"].append(tid)
+                continue
+            if result["padded"]:
+                report["padded_short"].append(tid)
+            for copy, block in enumerate(result["copies"]):
+                index_rows += [{"row": writer.rows + s, "track_id": tid, "genre": genre_of[tid],
+                                "label": label_of[genre_of[tid]], "segment": s, "copy": copy}
+                               for s in range(len(block))]
+                writer.append(block)
+                if split_name == "train":
+                    stats.add(block)
+        writer.close()
+        index = pd.DataFrame(index_rows, columns=["row", "track_id", "genre", "label",
+                                                  "segment", "copy"])
+        index.to_csv(out_dir / f"{split_name}.csv", index=False)
+        report["splits"][split_name] = {
+            "tracks": int(index["track_id"].nunique()), "segments": int(len(index)),
+            "augmented_segments": int((index["copy"] > 0).sum())}
+    mean, std = stats.result()
+    meta = {
+        "features": asdict(cfg), "components": list(cfg.components),
+        "row_names": row_names(cfg), "augment": asdict(aug_cfg), "seed": seed,
+        "genres": list(genres), "segment_frames": cfg.segment_frames,
+        "mean": mean.tolist(), "std": std.tolist(), **report,
+        "versions": _versions(),
+    }
+    (out_dir / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+    return meta
+
+
+def _versions() -> dict:
+    import audiomentations
+    import soundfile
+
+    return {"librosa": librosa.__version__, "numpy": np.__version__,
+            "audiomentations": audiomentations.__version__, "soundfile": soundfile.__version__}
+
+
+def load_meta(features_dir: Path) -> dict:
+    path = Path(features_dir) / "meta.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise MusicGenreError(f"{path}: not found; run the features stage first") from None
+
+
+def load_split(features_dir: Path, split: str) -> tuple[np.ndarray, pd.DataFrame]:
+    """Memory-mapped features and their index for one split (not normalised)."""
+    features_dir = Path(features_dir)
+    x = np.load(features_dir / f"{split}.npy", mmap_mode="r")
+    index = pd.read_csv(features_dir / f"{split}.csv")
+    return x, index
+
+
+def normalize(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """Standardise [..., n_rows, frames] with training-split statistics, as float32."""
+    mean = np.asarray(mean, dtype=np.float32)[:, None]
+    std = np.asarray(std, dtype=np.float32)[:, None]
+    return (np.asarray(x, dtype=np.float32) - mean) / std

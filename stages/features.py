@@ -1,0 +1,35 @@
+"""DVC stage `features`: segment feature arrays per split, augmentation on train only."""
+
+import argparse
+from pathlib import Path
+
+from musicgenre.config import load_params
+from musicgenre.features import extract_features
+from musicgenre.split import read_split
+from musicgenre.stage import run_stage
+from musicgenre.validate import read_manifest
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--manifest", type=Path, required=True)
+    parser.add_argument("--split", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="features directory")
+    args = parser.parse_args()
+    params = load_params("seed", "genres", "features", "augment")
+    meta = extract_features(read_manifest(args.manifest), read_split(args.split),
+                            params["genres"], params["features"], params["augment"],
+                            params["seed"], args.out)
+    for name, counts in meta["splits"].items():
+        print(f"features: {name}: {counts['tracks']} tracks, {counts['segments']} segments "
+              f"({counts['augmented_segments']} augmented)")
+    for tid in meta["padded_short"]:
+        print(f"features: {tid}: shorter than one segment, padded with silence")
+    for tid in meta["dropped_short"]:
+        print(f"features: {tid}: shorter than one segment, dropped (features.short_track=drop)")
+    for bad in meta["unreadable"]:
+        print(f"features: skipped unreadable track: {bad['error']}")
+
+
+if __name__ == "__main__":
+    run_stage("features", main)

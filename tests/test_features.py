@@ -1,0 +1,172 @@
+"""Feature extraction: one STFT, correct shapes, leak-free augmentation and normalisation."""
+
+import json
+from dataclasses import replace
+
+import librosa
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from musicgenre.audio import load_audio
+from musicgenre.config import GTZAN_GENRES, AugmentConfig, FeaturesConfig, SplitConfig
+from musicgenre.features import (
+    extract_features,
+    frame_features,
+    load_split,
+    segment_starts,
+    segments_from_audio,
+)
+from musicgenre.split import make_split
+from musicgenre.validate import scan_folder
+
+QUICK_AUG = AugmentConfig(copies=1)
+
+
+@pytest.fixture(scope="module")
+def synthetic_tables(synthetic_genres_dir):
+    manifest = scan_folder(synthetic_genres_dir, progress=False)
+    manifest["keep"] = True
+    split, _ = make_split(manifest, SplitConfig(train=0.34, val=0.33, test=0.33), seed=0)
+    return manifest, split
+
+
+@pytest.fixture(scope="module")
+def real_track(real_genres_dir):
+    audio, _ = load_audio(real_genres_dir / "disco/disco.00001.wav", 22050)
+    return audio
+
+
+@pytest.mark.parametrize(("feature_set", "rows"), [
+    ("logmel", 128), ("mfcc", 20), ("chroma", 12), ("contrast", 7), ("seed_stack", 39),
+    ("logmel+chroma", 140), ("logmel+mfcc+chroma+contrast", 167)])
+def test_shapes_and_dtypes(real_track, feature_set, rows):
+    cfg = FeaturesConfig(set=feature_set)
+    segments = segments_from_audio(real_track, cfg)
+    assert segments.dtype == np.float16
+    n_frames = 1 + len(real_track) // 512
+    assert segments.shape == (len(segment_starts(n_frames, cfg)), rows, 129)
+    assert segments.shape[0] == 19  # 30.2 s in 3-s segments every 1.5 s
+    assert np.isfinite(segments).all()
+
+
+def test_one_stft_matches_separate_librosa_calls(real_track, monkeypatch):
+    cfg = FeaturesConfig(set="logmel+mfcc+chroma+contrast")
+    calls = []
+    real_stft = librosa.stft
+
+    def counting_stft(*args, **kwargs):
+        calls.append(1)
+        return real_stft(*args, **kwargs)
+
+    monkeypatch.setattr(librosa, "stft", counting_stft)
+    stacked = frame_features(real_track, cfg)
+    assert len(calls) == 1, "every feature must come from the same STFT"
+    monkeypatch.undo()
+
+    y, sr = real_track, 22050
+    separate = [
+        librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=sr, n_fft=2048,
+                                                           hop_length=512, n_mels=128)),
+        librosa.feature.mfcc(y=y, sr=sr, n_mfcc=20, n_fft=2048, hop_length=512, n_mels=128),
+        librosa.feature.chroma_stft(y=y, sr=sr, n_fft=2048, hop_length=512, tuning=0.0),
+        librosa.feature.spectral_contrast(y=y, sr=sr, n_fft=2048, hop_length=512),
+    ]
+    np.testing.assert_allclose(stacked, np.concatenate(separate), rtol=1e-4, atol=1e-3)
+
+
+def test_stage_outputs_leak_free_and_deterministic(synthetic_tables, tmp_path):
+    manifest, split = synthetic_tables
+    cfg = FeaturesConfig(workers=1)
+    one = extract_features(manifest, split, GTZAN_GENRES, cfg, QUICK_AUG, 3, tmp_path / "w1",
+                           progress=False)
+    two = extract_features(manifest, split, GTZAN_GENRES, replace(cfg, workers=2), QUICK_AUG, 3,
+                           tmp_path / "w2", progress=False)
+    for name in ("train", "val", "test"):
+        x1, i1 = load_split(tmp_path / "w1", name)
+        x2, i2 = load_split(tmp_path / "w2", name)
+        assert np.array_equal(x1, x2) and i1.equals(i2), f"{name} differs across worker counts"
+        # Segments belong to tracks of this split only, and only train is augmented.
+        expected = set(split[split["split"] == name]["id"])
+        assert set(i1["track_id"]) == expected
+        assert (i1["copy"] > 0).any() == (name == "train")
+        assert list(i1["row"]) == list(range(len(x1)))
+        assert (i1["label"] == i1["genre"].map(GTZAN_GENRES.index)).all()
+    assert one["mean"] == two["mean"] and one["std"] == two["std"]
+
+    # Normalisation statistics come from the training rows alone.
+    x_train, _ = load_split(tmp_path / "w1", "train")
+    train = np.asarray(x_train, dtype=np.float64)
+    np.testing.assert_allclose(one["mean"], train.mean(axis=(0, 2)), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(one["std"], train.std(axis=(0, 2)), rtol=1e-5, atol=1e-6)
+    x_all = np.concatenate([np.asarray(load_split(tmp_path / "w1", s)[0], dtype=np.float64)
+                            for s in ("train", "val", "test")])
+    assert not np.allclose(one["mean"], x_all.mean(axis=(0, 2)), atol=1e-3)
+
+    # Augmented copies differ from their originals (the augmentation did something).
+    _, index = load_split(tmp_path / "w1", "train")
+    first = index["track_id"].iloc[0]
+    rows = index[(index["track_id"] == first) & (index["segment"] == 0)]["row"].tolist()
+    assert len(rows) == 2 and not np.array_equal(x_train[rows[0]], x_train[rows[1]])
+    saved = json.loads((tmp_path / "w1/meta.json").read_text())
+    assert saved["seed"] == 3 and saved["versions"]["librosa"] == librosa.__version__
+
+
+def test_changing_the_seed_changes_only_augmented_rows(synthetic_tables, tmp_path):
+    manifest, split = synthetic_tables
+    cfg = FeaturesConfig(workers=1)
+    extract_features(manifest, split, GTZAN_GENRES, cfg, QUICK_AUG, 1, tmp_path / "a",
+                     progress=False)
+    extract_features(manifest, split, GTZAN_GENRES, cfg, QUICK_AUG, 2, tmp_path / "b",
+                     progress=False)
+    xa, index = load_split(tmp_path / "a", "train")
+    xb, _ = load_split(tmp_path / "b", "train")
+    original = (index["copy"] == 0).to_numpy()
+    assert np.array_equal(xa[original], xb[original])
+    assert not np.array_equal(xa[~original], xb[~original])
+
+
+@pytest.mark.parametrize(("policy", "expect_rows"), [("pad", 1), ("drop", 0)])
+def test_short_track_policy(synthetic_tables, tmp_path, policy, expect_rows):
+    manifest, split = synthetic_tables
+    short_id = split[split["split"] == "val"]["id"].iloc[0]
+    manifest = manifest.copy()
+    audio, sr = sf.read(manifest.loc[manifest["id"] == short_id, "path"].iloc[0])
+    clip = tmp_path / f"{short_id}.wav"
+    sf.write(clip, audio[: sr // 2], sr)  # 0.5 s, shorter than one 3-s segment
+    manifest.loc[manifest["id"] == short_id, "path"] = str(clip)
+    meta = extract_features(manifest, split, GTZAN_GENRES,
+                            FeaturesConfig(short_track=policy, workers=1),
+                            AugmentConfig(copies=0), 0, tmp_path / "f", progress=False)
+    _, index = load_split(tmp_path / "f", "val")
+    assert (index["track_id"] == short_id).sum() == expect_rows
+    key = "padded_short" if policy == "pad" else "dropped_short"
+    assert meta[key] == [short_id]
+
+
+def test_unreadable_track_is_reported_not_fatal(synthetic_tables, tmp_path):
+    manifest, split = synthetic_tables
+    victim = split[split["split"] == "test"]["id"].iloc[0]
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"garbage")
+    manifest = manifest.copy()
+    manifest.loc[manifest["id"] == victim, "path"] = str(bad)
+    meta = extract_features(manifest, split, GTZAN_GENRES, FeaturesConfig(workers=1),
+                            AugmentConfig(copies=0), 0, tmp_path / "f", progress=False)
+    assert [u["id"] for u in meta["unreadable"]] == [victim]
+    assert "bad.wav" in meta["unreadable"][0]["error"]
+
+
+def test_real_dev_audio_goes_through(real_genres_dir, tmp_path):
+    manifest = scan_folder(real_genres_dir, progress=False)
+    manifest = manifest[manifest["id"].str.endswith(("00000", "00001"))].reset_index(drop=True)
+    split = pd.DataFrame({"id": manifest["id"], "genre": manifest["genre"],
+                          "split": np.where(manifest["id"].str.endswith("0"), "train", "val")})
+    meta = extract_features(manifest, split, GTZAN_GENRES,
+                            FeaturesConfig(set="seed_stack", workers=2), QUICK_AUG, 0,
+                            tmp_path / "f", progress=False)
+    assert meta["splits"]["train"]["tracks"] == 10 and meta["splits"]["val"]["tracks"] == 10
+    train = meta["splits"]["train"]
+    assert train["segments"] == 2 * train["augmented_segments"]  # one copy per track
+    assert meta["unreadable"] == [] and meta["padded_short"] == []
