@@ -170,3 +170,13 @@ def test_real_dev_audio_goes_through(real_genres_dir, tmp_path):
     train = meta["splits"]["train"]
     assert train["segments"] == 2 * train["augmented_segments"]  # one copy per track
     assert meta["unreadable"] == [] and meta["padded_short"] == []
+
+
+@pytest.mark.parametrize(("sr", "n_fft"), [(22050, 2048), (16000, 1024), (44100, 4096)])
+def test_fast_spectral_contrast_equals_librosa(real_track, sr, n_fft):
+    from musicgenre.features import spectral_contrast
+
+    magnitude = np.abs(librosa.stft(real_track[: sr * 5], n_fft=n_fft, hop_length=n_fft // 4))
+    expected = librosa.feature.spectral_contrast(S=magnitude, sr=sr, n_fft=n_fft)
+    np.testing.assert_allclose(spectral_contrast(magnitude, sr, n_fft), expected, rtol=1e-5,
+                               atol=1e-4)

@@ -1,0 +1,11 @@
+"""`make bench`: run every benchmark script in turn."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BENCHMARKS = ["bench_features.py"]
+
+for script in BENCHMARKS:
+    subprocess.run([sys.executable, str(HERE / script), *sys.argv[1:]], check=True)
