@@ -243,10 +243,57 @@ class AugmentConfig:
             raise ConfigError(f"{key}.time_stretch.low: a rate must be > 0")
 
 
+# --------------------------------------------------------------------------- training
+@dataclass
+class SpecAugmentConfig:
+    """SpecAugment-style masking of training segments (after normalisation, masked = 0)."""
+
+    freq_masks: int = 2
+    freq_width: int = 16  # at most this many feature rows per mask
+    time_masks: int = 2
+    time_width: int = 24  # at most this many frames per mask
+
+    def check(self, key: str) -> None:
+        for name in ("freq_masks", "freq_width", "time_masks", "time_width"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{key}.{name}: must be >= 0")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 60
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    patience: int = 10  # epochs without a lower validation loss before stopping
+    mixup_alpha: float = 0.2  # 0: no mixup
+    label_smoothing: float = 0.0
+    spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
+    threads: int = 0  # torch CPU threads; 0: torch's default
+
+    def check(self, key: str) -> None:
+        for name in ("epochs", "batch_size", "lr", "patience"):
+            _positive(key, name, getattr(self, name))
+        if self.weight_decay < 0 or self.mixup_alpha < 0 or self.threads < 0:
+            raise ConfigError(f"{key}: weight_decay, mixup_alpha and threads must be >= 0")
+        if not 0 <= self.label_smoothing < 1:
+            raise ConfigError(f"{key}.label_smoothing: must be in [0, 1)")
+
+
+def _model_config(name: str):
+    from musicgenre.models import CONFIGS  # imports torch: only stages that train need it
+
+    return CONFIGS[name]
+
+
 # --------------------------------------------------------------------------- loading
 SECTIONS: dict[str, Any] = {
     "seed": int,
     "model": Literal["cnn", "rnn", "crnn", "baseline"],
+    "models": list[Literal["cnn", "rnn", "crnn", "baseline"]],
+    "train": TrainConfig,
+    # One section per model, typed by the config dataclass beside the model's code.
+    **{name: _model_config for name in MODELS},
     "genres": list[str],
     "data": DataConfig,
     "validate": ValidateConfig,
@@ -279,7 +326,10 @@ def load_section(name: str, raw: dict[str, Any] | None = None, path: str | Path 
         raise ConfigError(f"{name}: no such parameter section")
     if name not in raw:
         raise ConfigError(f"{name}: missing from {path}")
-    value = _convert(SECTIONS[name], raw[name], name)
+    section_type = _model_config(name) if name in MODELS else SECTIONS[name]
+    value = _convert(section_type, raw[name], name)
+    if name == "models" and (not value or len(set(value)) != len(value)):
+        raise ConfigError("models: list each model to train once, at least one")
     if name == "genres":
         if len(value) < 2 or len(set(value)) != len(value):
             raise ConfigError("genres: need at least two distinct genre names")
@@ -289,7 +339,11 @@ def load_section(name: str, raw: dict[str, Any] | None = None, path: str | Path 
 def load_params(*names: str, path: str | Path = "params.yaml") -> dict[str, Any]:
     """Parse the named sections (the ones a stage declares in dvc.yaml)."""
     raw = read_params(path)
-    return {name: load_section(name, raw, path) for name in names}
+    params = {name: load_section(name, raw, path) for name in names}
+    if "model" in params and "models" in params and params["model"] not in params["models"]:
+        raise ConfigError(f"model: '{params['model']}' must also be listed in models "
+                          f"({', '.join(params['models'])}) so that it is trained")
+    return params
 
 
 def _convert(tp: Any, value: Any, key: str) -> Any:

@@ -1,0 +1,124 @@
+"""Trained classifiers as predict and evaluate use them, independent of the pipeline.
+
+A checkpoint carries everything needed to classify audio: the model and its config, the
+feature parameters, the training-split normalisation statistics and the genre names.
+Track-level scores average the segments' log-probabilities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from musicgenre.config import FeaturesConfig
+from musicgenre.errors import MusicGenreError
+from musicgenre.features import normalize
+
+NEURAL_FILE = "model.pt"
+BASELINE_FILE = "model.joblib"
+
+
+@dataclass
+class Classifier:
+    name: str
+    genres: list[str]
+    features: FeaturesConfig
+    mean: np.ndarray
+    std: np.ndarray
+    model: Any  # torch.nn.Module for neural models, an sklearn pipeline for the baseline
+    info: dict = field(default_factory=dict)
+
+    @property
+    def is_neural(self) -> bool:
+        return self.name != "baseline"
+
+    def segment_log_probs(self, segments: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """[n, rows, frames] raw features -> [n, classes] log-probabilities."""
+        if len(segments) == 0:
+            return np.zeros((0, len(self.genres)), dtype=np.float32)
+        if not self.is_neural:
+            from musicgenre.models.baseline import summary_statistics
+
+            stats = np.stack([summary_statistics(s[None]) for s in segments])
+            return np.log(np.clip(self.model.predict_proba(stats), 1e-12, 1.0))
+        import torch
+
+        self.model.eval()
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(segments), batch_size):
+                x = normalize(segments[start:start + batch_size], self.mean, self.std)
+                out.append(torch.log_softmax(self.model(torch.from_numpy(x)), dim=1).numpy())
+        return np.concatenate(out)
+
+    def track_log_probs(self, segments: np.ndarray) -> np.ndarray:
+        """All segments of one track -> [classes] track-level log-probabilities."""
+        if not self.is_neural:
+            from musicgenre.models.baseline import summary_statistics
+
+            proba = self.model.predict_proba(summary_statistics(segments)[None])[0]
+            return np.log(np.clip(proba, 1e-12, 1.0))
+        return self.segment_log_probs(segments).mean(axis=0)
+
+
+def track_scores(segment_log_probs: np.ndarray, index: pd.DataFrame) -> pd.DataFrame:
+    """Average segment log-probabilities per track: one row per track_id, one column a class."""
+    frame = pd.DataFrame(segment_log_probs, index=index["track_id"].to_numpy())
+    return frame.groupby(level=0, sort=True).mean()
+
+
+def save_neural(path: Path, payload: dict) -> None:
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+
+
+def save_baseline(path: Path, payload: dict) -> None:
+    import joblib
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    joblib.dump(payload, tmp)
+    tmp.replace(path)
+
+
+def load_classifier(path: Path) -> Classifier:
+    """Load `models/<name>/` (or the checkpoint file inside it) in any process."""
+    path = Path(path)
+    if path.is_dir():
+        candidates = [path / NEURAL_FILE, path / BASELINE_FILE]
+        path = next((c for c in candidates if c.exists()), candidates[0])
+    if not path.exists():
+        raise MusicGenreError(f"{path}: no trained model here; run `dvc repro` first")
+    try:
+        if path.suffix == ".joblib":
+            import joblib
+
+            payload = joblib.load(path)
+            model = payload["pipeline"]
+        else:
+            import torch
+
+            from musicgenre.config import _convert
+            from musicgenre.models import CONFIGS, build_model
+
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+            cfg = _convert(CONFIGS[payload["model"]], payload["config"], payload["model"])
+            model = build_model(payload["model"], cfg, len(payload["mean"]),
+                                payload["segment_frames"], len(payload["genres"]))
+            model.load_state_dict(payload["state_dict"])
+            model.eval()
+    except (KeyError, ValueError, RuntimeError, EOFError, OSError) as exc:
+        raise MusicGenreError(f"{path}: not a usable checkpoint ({exc})") from None
+    features = FeaturesConfig(**payload["features"])
+    info = {k: v for k, v in payload.items() if k not in ("state_dict", "pipeline")}
+    return Classifier(payload["model"], list(payload["genres"]), features,
+                      np.asarray(payload["mean"], dtype=np.float32),
+                      np.asarray(payload["std"], dtype=np.float32), model, info)

@@ -1,0 +1,240 @@
+"""The train stage: fit one model on the training features, early-stopped on validation loss.
+
+Neural models: Adam with weight decay, SpecAugment-style masks and mixup on training batches,
+early stopping with patience, the best epoch's weights kept. Every epoch's train/validation
+loss and accuracy are logged with dvclive for `dvc plots`. Seeded end to end, so the same
+params give the same weights and metrics on CPU. The baseline fits in one step.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from musicgenre.config import TrainConfig
+from musicgenre.errors import MusicGenreError
+from musicgenre.features import load_meta, load_split, normalize
+from musicgenre.inference import (
+    BASELINE_FILE,
+    NEURAL_FILE,
+    Classifier,
+    save_baseline,
+    save_neural,
+    track_scores,
+)
+
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")  # dvclive must not phone home from a stage
+
+
+def seed_everything(seed: int) -> None:
+    import random
+
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True)
+
+
+def spec_augment(x, cfg, generator):
+    """Zero random bands of feature rows and of frames in each example (in place)."""
+    import torch
+
+    n, rows, frames = x.shape
+    for masks, width, axis, size in ((cfg.freq_masks, cfg.freq_width, 1, rows),
+                                     (cfg.time_masks, cfg.time_width, 2, frames)):
+        for _ in range(masks):
+            w = torch.randint(0, min(width, size) + 1, (n,), generator=generator)
+            start = (torch.rand(n, generator=generator) * (size - w + 1)).long()
+            pos = torch.arange(size)
+            mask = (pos[None] >= start[:, None]) & (pos[None] < (start + w)[:, None])
+            if axis == 1:
+                x.masked_fill_(mask[:, :, None], 0.0)
+            else:
+                x.masked_fill_(mask[:, None, :], 0.0)
+    return x
+
+
+def accuracy_by_track(log_probs: np.ndarray, index: pd.DataFrame) -> float:
+    scores = track_scores(log_probs, index)
+    truth = index.groupby("track_id")["label"].first().loc[scores.index]
+    return float((scores.to_numpy().argmax(axis=1) == truth.to_numpy()).mean())
+
+
+def _evaluate(model, x, labels, mean, std, batch_size: int = 256) -> tuple[float, np.ndarray]:
+    import torch
+    import torch.nn.functional as F
+
+    model.eval()
+    outs = []
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            xb = torch.from_numpy(normalize(x[start:start + batch_size], mean, std))
+            outs.append(F.log_softmax(model(xb), dim=1))
+    log_probs = torch.cat(outs)
+    loss = F.nll_loss(log_probs, torch.from_numpy(labels)).item()
+    return loss, log_probs.numpy()
+
+
+def train_neural(name: str, model_cfg, cfg: TrainConfig, seed: int, features_dir: Path,
+                 out_dir: Path, live_dir: Path, progress: bool = True) -> dict:
+    import torch
+    import torch.nn.functional as F
+    from dvclive import Live
+
+    from musicgenre.models import build_model
+
+    seed_everything(seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    meta = load_meta(features_dir)
+    mean = np.asarray(meta["mean"], dtype=np.float32)
+    std = np.asarray(meta["std"], dtype=np.float32)
+    x_train, idx_train = load_split(features_dir, "train")
+    x_val, idx_val = load_split(features_dir, "val")
+    if len(x_train) == 0 or len(x_val) == 0:
+        raise MusicGenreError(f"{features_dir}: training and validation need segments")
+    y_train = idx_train["label"].to_numpy(np.int64)
+    y_val = idx_val["label"].to_numpy(np.int64)
+    n_classes = len(meta["genres"])
+    model = build_model(name, model_cfg, x_train.shape[1], x_train.shape[2], n_classes)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    rng = np.random.default_rng(seed)
+    generator = torch.Generator().manual_seed(seed)
+
+    best = {"val_loss": float("inf"), "epoch": -1, "state": None}
+    epoch_seconds = []
+    waited = 0
+    with Live(dir=str(live_dir), dvcyaml=False, save_dvc_exp=False, report=None) as live:
+        for epoch in range(cfg.epochs):
+            start = time.perf_counter()
+            model.train()
+            order = rng.permutation(len(x_train))
+            total_loss = correct = 0.0
+            batches = range(0, len(order), cfg.batch_size)
+            bar = tqdm(batches, desc=f"{name} epoch {epoch + 1}/{cfg.epochs}", unit="batch",
+                       disable=not progress, leave=False, file=sys.stderr)
+            for b in bar:
+                rows = np.sort(order[b:b + cfg.batch_size])  # sorted: sequential memmap reads
+                xb = torch.from_numpy(normalize(x_train[rows], mean, std))
+                yb = torch.from_numpy(y_train[rows])
+                spec_augment(xb, cfg.spec_augment, generator)
+                target = F.one_hot(yb, n_classes).float()
+                if cfg.label_smoothing:
+                    target = target * (1 - cfg.label_smoothing) + cfg.label_smoothing / n_classes
+                if cfg.mixup_alpha > 0:
+                    lam = float(rng.beta(cfg.mixup_alpha, cfg.mixup_alpha))
+                    perm = torch.from_numpy(rng.permutation(len(rows)))
+                    xb = lam * xb + (1 - lam) * xb[perm]
+                    target = lam * target + (1 - lam) * target[perm]
+                logits = model(xb)
+                loss = -(target * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total_loss += loss.item() * len(rows)
+                correct += (logits.argmax(dim=1) == yb).sum().item()
+            epoch_seconds.append(time.perf_counter() - start)
+            val_loss, val_log_probs = _evaluate(model, x_val, y_val, mean, std)
+            metrics = {
+                "train/loss": total_loss / len(order),
+                "train/accuracy": correct / len(order),
+                "val/loss": val_loss,
+                "val/accuracy": float((val_log_probs.argmax(axis=1) == y_val).mean()),
+                "val/track_accuracy": accuracy_by_track(val_log_probs, idx_val),
+            }
+            for key, value in metrics.items():
+                live.log_metric(key, round(value, 6))
+            if progress:
+                print(f"{name} epoch {epoch + 1}: train loss {metrics['train/loss']:.4f} "
+                      f"val loss {val_loss:.4f} val track acc "
+                      f"{metrics['val/track_accuracy']:.3f}", file=sys.stderr)
+            if val_loss < best["val_loss"] - 1e-4:
+                best = {"val_loss": val_loss, "epoch": epoch + 1, "metrics": metrics,
+                        "state": copy.deepcopy(model.state_dict())}
+                waited = 0
+            else:
+                waited += 1
+            live.next_step()
+            if waited >= cfg.patience:
+                break
+        summary = {"best_epoch": best["epoch"], "epochs_run": epoch + 1,
+                   "best_val_loss": round(best["val_loss"], 6),
+                   "val_accuracy": round(best["metrics"]["val/accuracy"], 6),
+                   "val_track_accuracy": round(best["metrics"]["val/track_accuracy"], 6),
+                   "parameters": sum(p.numel() for p in model.parameters())}
+        live.summary.update({"best": summary})
+
+    save_neural(Path(out_dir) / NEURAL_FILE, {
+        "format": 1, "model": name, "config": asdict(model_cfg), "state_dict": best["state"],
+        "genres": meta["genres"], "features": meta["features"], "mean": meta["mean"],
+        "std": meta["std"], "segment_frames": meta["segment_frames"], "train": asdict(cfg),
+        "seed": seed, "summary": summary, "versions": _versions(),
+    })
+    _write_timing(live_dir, name, epoch_seconds)
+    return summary
+
+
+def train_baseline(cfg, seed: int, features_dir: Path, out_dir: Path, live_dir: Path) -> dict:
+    from musicgenre.models.baseline import build_classifier, summary_statistics
+
+    meta = load_meta(features_dir)
+    x_train, idx_train = load_split(features_dir, "train")
+    x_val, idx_val = load_split(features_dir, "val")
+
+    def per_track(x, index):
+        groups = index.groupby(["track_id", "copy"], sort=True)["row"]
+        stats = np.stack([summary_statistics(x[rows.to_numpy()]) for _, rows in groups])
+        labels = index.groupby(["track_id", "copy"], sort=True)["label"].first().to_numpy()
+        return stats, labels
+
+    start = time.perf_counter()
+    pipeline = build_classifier(cfg, seed).fit(*per_track(x_train, idx_train))
+    seconds = time.perf_counter() - start
+    classifier = Classifier("baseline", meta["genres"], None, None, None, pipeline)
+    x_stats, y_val = per_track(x_val, idx_val)
+    track_acc = float((pipeline.predict(x_stats) == y_val).mean())
+    seg_log_probs = classifier.segment_log_probs(x_val)
+    summary = {"val_track_accuracy": round(track_acc, 6),
+               "val_accuracy": round(float((seg_log_probs.argmax(axis=1)
+                                            == idx_val["label"].to_numpy()).mean()), 6),
+               "parameters": int(sum(np.size(getattr(pipeline[-1], a, 0))
+                                     for a in ("coef_", "intercept_", "dual_coef_")))}
+    live_dir = Path(live_dir)
+    live_dir.mkdir(parents=True, exist_ok=True)
+    (live_dir / "metrics.json").write_text(json.dumps({"best": summary}, indent=2) + "\n")
+    save_baseline(Path(out_dir) / BASELINE_FILE, {
+        "format": 1, "model": "baseline", "config": asdict(cfg), "pipeline": pipeline,
+        "genres": meta["genres"], "features": meta["features"], "mean": meta["mean"],
+        "std": meta["std"], "segment_frames": meta["segment_frames"], "seed": seed,
+        "summary": summary, "versions": _versions()})
+    _write_timing(live_dir, "baseline", [seconds])
+    return summary
+
+
+def _write_timing(live_dir: Path, name: str, epoch_seconds: list[float]) -> None:
+    """Wall-clock times are kept apart from metrics: they differ between identical runs."""
+    timing = {"model": name, "epochs": len(epoch_seconds),
+              "mean_epoch_seconds": round(float(np.mean(epoch_seconds)), 3),
+              "total_seconds": round(float(np.sum(epoch_seconds)), 3)}
+    (Path(live_dir) / "timing.json").write_text(json.dumps(timing, indent=2) + "\n")
+
+
+def _versions() -> dict:
+    import librosa
+    import sklearn
+    import torch
+
+    return {"torch": torch.__version__, "librosa": librosa.__version__,
+            "scikit-learn": sklearn.__version__, "numpy": np.__version__,
+            "python": sys.version.split()[0]}

@@ -1,0 +1,31 @@
+"""DVC stage `train@<model>`: fit one model on the features; checkpoint + training curves."""
+
+import argparse
+from pathlib import Path
+
+from musicgenre.config import MODELS, load_params
+from musicgenre.stage import run_stage
+from musicgenre.train import train_baseline, train_neural
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", choices=MODELS, required=True)
+    parser.add_argument("--features", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="checkpoint directory")
+    parser.add_argument("--live", type=Path, required=True, help="training log directory")
+    args = parser.parse_args()
+    if args.model == "baseline":
+        params = load_params("seed", "baseline")
+        summary = train_baseline(params["baseline"], params["seed"], args.features, args.out,
+                                 args.live)
+    else:
+        params = load_params("seed", "train", args.model)
+        summary = train_neural(args.model, params[args.model], params["train"], params["seed"],
+                               args.features, args.out, args.live)
+    print(f"train: {args.model}: validation track accuracy {summary['val_track_accuracy']:.3f}"
+          f" (segments {summary['val_accuracy']:.3f})")
+
+
+if __name__ == "__main__":
+    run_stage("train", main)
