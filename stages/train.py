@@ -5,7 +5,7 @@ from pathlib import Path
 
 from musicgenre.config import MODELS, load_params
 from musicgenre.stage import run_stage
-from musicgenre.train import train_baseline, train_neural
+from musicgenre.train import TrainingData, train_baseline, train_neural
 
 
 def main() -> None:
@@ -15,14 +15,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="checkpoint directory")
     parser.add_argument("--live", type=Path, required=True, help="training log directory")
     args = parser.parse_args()
+    data = TrainingData.from_features_dir(args.features)
     if args.model == "baseline":
         params = load_params("seed", "baseline")
-        summary = train_baseline(params["baseline"], params["seed"], args.features, args.out,
-                                 args.live)
+        summary = train_baseline(params["baseline"], params["seed"], data, args.out, args.live)
     else:
         params = load_params("seed", "train", args.model)
         summary = train_neural(args.model, params[args.model], params["train"], params["seed"],
-                               args.features, args.out, args.live)
+                               data, args.out, args.live)
     print(f"train: {args.model}: validation track accuracy {summary['val_track_accuracy']:.3f}"
           f" (segments {summary['val_accuracy']:.3f})")
 

@@ -280,6 +280,12 @@ class TrainConfig:
             raise ConfigError(f"{key}.label_smoothing: must be in [0, 1)")
 
 
+@dataclass
+class RobustnessConfig:
+    snr_db: list[float] = field(default_factory=lambda: [30.0, 20.0, 10.0])
+    pitch_semitones: list[float] = field(default_factory=lambda: [-2.0, 2.0])
+
+
 def _model_config(name: str):
     from musicgenre.models import CONFIGS  # imports torch: only stages that train need it
 
@@ -292,6 +298,7 @@ SECTIONS: dict[str, Any] = {
     "model": Literal["cnn", "rnn", "crnn", "baseline"],
     "models": list[Literal["cnn", "rnn", "crnn", "baseline"]],
     "train": TrainConfig,
+    "robustness": RobustnessConfig,
     # One section per model, typed by the config dataclass beside the model's code.
     **{name: _model_config for name in MODELS},
     "genres": list[str],

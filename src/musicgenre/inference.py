@@ -122,3 +122,36 @@ def load_classifier(path: Path) -> Classifier:
     return Classifier(payload["model"], list(payload["genres"]), features,
                       np.asarray(payload["mean"], dtype=np.float32),
                       np.asarray(payload["std"], dtype=np.float32), model, info)
+
+
+def find_audio(paths: list[Path]) -> list[Path]:
+    """Files as given (whatever their name, so bad ones get reported) and audio in folders."""
+    from musicgenre.audio import is_audio_name
+
+    found = []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and is_audio_name(p))
+        else:
+            found.append(path)
+    return found
+
+
+def classify_file(classifier: Classifier, path: Path) -> np.ndarray:
+    """Genre probabilities for one audio file; AudioError names the file if it is unusable."""
+    from musicgenre.audio import load_audio
+    from musicgenre.errors import AudioError
+    from musicgenre.features import min_samples, segments_from_audio
+
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    cfg = classifier.features
+    audio, sr = load_audio(path, cfg.sample_rate)
+    if len(audio) < min_samples(cfg):
+        raise AudioError(f"{path}: too short ({len(audio) / sr:.2f} s); at least "
+                         f"{min_samples(cfg) / sr:.2f} s of audio is needed")
+    log_probs = classifier.track_log_probs(segments_from_audio(audio, cfg))
+    proba = np.exp(log_probs - log_probs.max())
+    return proba / proba.sum()

@@ -87,6 +87,29 @@ def stratified_split(manifest: pd.DataFrame, fractions: tuple[float, float, floa
     return assignment
 
 
+def kfold_assign(manifest: pd.DataFrame, folds: int, seed: int) -> np.ndarray:
+    """Fold number per row for k-fold cross-validation by track.
+
+    Each genre's tracks are dealt round-robin over the folds in a seeded order (so every fold
+    gets its share of each genre), and byte-identical duplicates share a fold.
+    """
+    if folds < 2:
+        raise MusicGenreError(f"cross-validation needs at least 2 folds, got {folds}")
+    rng = np.random.default_rng(seed)
+    fold = np.full(len(manifest), -1)
+    load = {g: np.zeros(folds, dtype=int) for g in manifest["genre"].unique()}
+    groups = _duplicate_groups(manifest.reset_index(drop=True))
+    for gi in rng.permutation(len(groups)):
+        members = groups[gi]
+        genres = manifest["genre"].iloc[members].tolist()
+        # The fold where these genres have the fewest tracks so far (ties: lowest number).
+        target = int(np.argmin(sum(load[g] for g in genres) * folds + np.arange(folds)))
+        fold[members] = target
+        for g in genres:
+            load[g][target] += 1
+    return fold
+
+
 def load_fault_filtered_lists(cfg: SplitConfig, cache_dir: Path,
                               progress: bool = False) -> dict[str, list[str]]:
     """Fetch the Kereliuk/Sturm lists (verified by sha256); return split -> track ids."""

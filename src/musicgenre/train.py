@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,31 @@ from musicgenre.inference import (
 )
 
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")  # dvclive must not phone home from a stage
+
+
+@dataclass
+class TrainingData:
+    """What a model is fitted on: raw train/val segments, their index, and feature metadata
+    (genres, feature params, training-split normalisation statistics)."""
+
+    x_train: np.ndarray
+    idx_train: pd.DataFrame
+    x_val: np.ndarray
+    idx_val: pd.DataFrame
+    meta: dict
+
+    @classmethod
+    def from_features_dir(cls, features_dir: Path) -> TrainingData:
+        x_train, idx_train = load_split(features_dir, "train")
+        x_val, idx_val = load_split(features_dir, "val")
+        if len(x_train) == 0 or len(x_val) == 0:
+            raise MusicGenreError(f"{features_dir}: training and validation need segments")
+        return cls(x_train, idx_train, x_val, idx_val, load_meta(features_dir))
+
+    def checkpoint_header(self) -> dict:
+        """The feature facts a checkpoint carries so that predict needs nothing else."""
+        return {key: self.meta[key] for key in ("genres", "features", "mean", "std",
+                                                 "segment_frames")}
 
 
 def seed_everything(seed: int) -> None:
@@ -86,7 +111,7 @@ def _evaluate(model, x, labels, mean, std, batch_size: int = 256) -> tuple[float
     return loss, log_probs.numpy()
 
 
-def train_neural(name: str, model_cfg, cfg: TrainConfig, seed: int, features_dir: Path,
+def train_neural(name: str, model_cfg, cfg: TrainConfig, seed: int, data: TrainingData,
                  out_dir: Path, live_dir: Path, progress: bool = True) -> dict:
     import torch
     import torch.nn.functional as F
@@ -97,13 +122,10 @@ def train_neural(name: str, model_cfg, cfg: TrainConfig, seed: int, features_dir
     seed_everything(seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    meta = load_meta(features_dir)
+    meta = data.meta
     mean = np.asarray(meta["mean"], dtype=np.float32)
     std = np.asarray(meta["std"], dtype=np.float32)
-    x_train, idx_train = load_split(features_dir, "train")
-    x_val, idx_val = load_split(features_dir, "val")
-    if len(x_train) == 0 or len(x_val) == 0:
-        raise MusicGenreError(f"{features_dir}: training and validation need segments")
+    x_train, idx_train, x_val, idx_val = data.x_train, data.idx_train, data.x_val, data.idx_val
     y_train = idx_train["label"].to_numpy(np.int64)
     y_val = idx_val["label"].to_numpy(np.int64)
     n_classes = len(meta["genres"])
@@ -177,20 +199,17 @@ def train_neural(name: str, model_cfg, cfg: TrainConfig, seed: int, features_dir
 
     save_neural(Path(out_dir) / NEURAL_FILE, {
         "format": 1, "model": name, "config": asdict(model_cfg), "state_dict": best["state"],
-        "genres": meta["genres"], "features": meta["features"], "mean": meta["mean"],
-        "std": meta["std"], "segment_frames": meta["segment_frames"], "train": asdict(cfg),
-        "seed": seed, "summary": summary, "versions": _versions(),
+        **data.checkpoint_header(), "train": asdict(cfg), "seed": seed, "summary": summary,
+        "versions": _versions(),
     })
     _write_timing(live_dir, name, epoch_seconds)
     return summary
 
 
-def train_baseline(cfg, seed: int, features_dir: Path, out_dir: Path, live_dir: Path) -> dict:
+def train_baseline(cfg, seed: int, data: TrainingData, out_dir: Path, live_dir: Path) -> dict:
     from musicgenre.models.baseline import build_classifier, summary_statistics
 
-    meta = load_meta(features_dir)
-    x_train, idx_train = load_split(features_dir, "train")
-    x_val, idx_val = load_split(features_dir, "val")
+    x_train, idx_train, x_val, idx_val = data.x_train, data.idx_train, data.x_val, data.idx_val
 
     def per_track(x, index):
         groups = index.groupby(["track_id", "copy"], sort=True)["row"]
@@ -201,7 +220,7 @@ def train_baseline(cfg, seed: int, features_dir: Path, out_dir: Path, live_dir: 
     start = time.perf_counter()
     pipeline = build_classifier(cfg, seed).fit(*per_track(x_train, idx_train))
     seconds = time.perf_counter() - start
-    classifier = Classifier("baseline", meta["genres"], None, None, None, pipeline)
+    classifier = Classifier("baseline", data.meta["genres"], None, None, None, pipeline)
     x_stats, y_val = per_track(x_val, idx_val)
     track_acc = float((pipeline.predict(x_stats) == y_val).mean())
     seg_log_probs = classifier.segment_log_probs(x_val)
@@ -215,9 +234,8 @@ def train_baseline(cfg, seed: int, features_dir: Path, out_dir: Path, live_dir: 
     (live_dir / "metrics.json").write_text(json.dumps({"best": summary}, indent=2) + "\n")
     save_baseline(Path(out_dir) / BASELINE_FILE, {
         "format": 1, "model": "baseline", "config": asdict(cfg), "pipeline": pipeline,
-        "genres": meta["genres"], "features": meta["features"], "mean": meta["mean"],
-        "std": meta["std"], "segment_frames": meta["segment_frames"], "seed": seed,
-        "summary": summary, "versions": _versions()})
+        **data.checkpoint_header(), "seed": seed, "summary": summary,
+        "versions": _versions()})
     _write_timing(live_dir, "baseline", [seconds])
     return summary
 

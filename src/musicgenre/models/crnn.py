@@ -14,7 +14,7 @@ from musicgenre.models.rnn import AttentionPool, pool_sequence
 
 @dataclass
 class CRNNConfig:
-    channels: list[int] = field(default_factory=lambda: [32, 64, 64, 128])
+    channels: list[int] = field(default_factory=lambda: [16, 32, 64, 128])
     time_pool: list[int] = field(default_factory=lambda: [2, 2, 2, 1])  # per block
     rnn: Literal["gru", "lstm"] = "gru"
     rnn_hidden: int = 64

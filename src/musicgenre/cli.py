@@ -1,0 +1,180 @@
+"""The `musicgenre` command: classify audio, score a model on a labelled folder, and more.
+
+Every command calls the same library functions as the pipeline stages.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import typer
+
+from musicgenre.errors import MusicGenreError
+
+app = typer.Typer(help="Music genre classification: predict, evaluate, cross-validate.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+
+@app.callback()
+def _root() -> None:
+    """Music genre classification: predict, evaluate, cross-validate."""
+
+
+def _fail(exc: MusicGenreError) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(code=1)
+
+
+def _default_model() -> Path:
+    """models/<model> with the headline model named in ./params.yaml (crnn without one)."""
+    import yaml
+
+    name = "crnn"
+    params = Path("params.yaml")
+    if params.exists():
+        name = (yaml.safe_load(params.read_text()) or {}).get("model", name)
+    return Path("models") / name
+
+
+ModelOption = typer.Option(None, "--model", "-m",
+                           help="Trained model directory (default: models/<model in params.yaml>).")
+
+
+@app.command()
+def predict(
+    paths: list[Path] = typer.Argument(..., help="Audio files or folders (wav au flac ogg mp3)."),
+    model: Path = ModelOption,
+    top: int = typer.Option(3, min=1, help="How many genres to show per file."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Classify audio files: the top genres with their probabilities.
+
+    Any sample rate; stereo is mixed down. A file that cannot be used gets one error line,
+    the others are still classified, and the exit code is 1.
+    """
+    from musicgenre.inference import classify_file, find_audio, load_classifier
+
+    try:
+        classifier = load_classifier(model or _default_model())
+    except MusicGenreError as exc:
+        _fail(exc)
+    results, failed = [], 0
+    for path in find_audio(paths):
+        try:
+            proba = classify_file(classifier, path)
+        except MusicGenreError as exc:
+            failed += 1
+            results.append({"path": str(path), "error": str(exc)})
+            if not as_json:
+                typer.echo(f"error: {exc}", err=True)
+            continue
+        order = np.argsort(-proba)[:top]
+        ranked = [{"genre": classifier.genres[i], "probability": round(float(proba[i]), 4)}
+                  for i in order]
+        results.append({"path": str(path), "top": ranked})
+        if not as_json:
+            shown = ", ".join(f"{r['genre']} {r['probability']:.2f}" for r in ranked)
+            typer.echo(f"{path}: {shown}")
+    if not results:
+        _fail(MusicGenreError("no audio files found in the given paths"))
+    if as_json:
+        typer.echo(json.dumps({"model": classifier.name, "results": results}, indent=2))
+    if failed:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def evaluate(
+    data: Path = typer.Option(..., help="Labelled folder: <genre>/<audio file>."),
+    model: Path = ModelOption,
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Score a trained model on any labelled folder (a cross-dataset check).
+
+    Prints track-level accuracy with its 95% interval, macro and per-genre P/R/F1 and the
+    confusion matrix. Unusable files get one error line each and make the exit code 1.
+    """
+    from musicgenre.audio import is_audio_name
+    from musicgenre.evaluate import classification_metrics
+    from musicgenre.inference import classify_file, load_classifier
+
+    try:
+        classifier = load_classifier(model or _default_model())
+        if not data.is_dir():
+            raise MusicGenreError(f"{data}: not a directory of <genre>/<file> audio")
+    except MusicGenreError as exc:
+        _fail(exc)
+    files = sorted(p for p in data.glob("*/*") if p.is_file() and is_audio_name(p))
+    if not files:
+        _fail(MusicGenreError(f"{data}: no audio files in <genre>/ folders"))
+    truth, predicted, errors = [], [], []
+    for path in files:
+        genre = path.parent.name.lower()
+        try:
+            if genre not in classifier.genres:
+                raise MusicGenreError(f"{path}: genre folder '{genre}' is not one the model "
+                                      f"knows ({', '.join(classifier.genres)})")
+            proba = classify_file(classifier, path)
+        except MusicGenreError as exc:
+            errors.append(str(exc))
+            typer.echo(f"error: {exc}", err=True)
+            continue
+        truth.append(classifier.genres.index(genre))
+        predicted.append(int(np.argmax(proba)))
+    metrics = {"model": classifier.name, "data": str(data),
+               **classification_metrics(np.array(truth), np.array(predicted),
+                                        classifier.genres), "errors": errors}
+    if as_json:
+        typer.echo(json.dumps(metrics, indent=2))
+    else:
+        typer.echo(_format_metrics(metrics, classifier.genres))
+    if errors:
+        raise typer.Exit(code=1)
+
+
+def _format_metrics(m: dict, genres: list[str]) -> str:
+    if not m["n_tracks"]:
+        return "no track could be scored"
+    lines = [f"model {m['model']} on {m['data']}: {m['n_tracks']} tracks",
+             f"accuracy {m['accuracy']:.3f} (95% CI {m['accuracy_ci95_low']:.3f}-"
+             f"{m['accuracy_ci95_high']:.3f}), macro-F1 {m['macro_f1']:.3f}", "",
+             f"{'genre':<10} {'precision':>9} {'recall':>7} {'f1':>6} {'tracks':>7}"]
+    for g, v in m["per_genre"].items():
+        lines.append(f"{g:<10} {v['precision']:>9.2f} {v['recall']:>7.2f} {v['f1']:>6.2f} "
+                     f"{v['support']:>7}")
+    width = max(len(g) for g in genres)
+    lines += ["", "confusion matrix (rows: true, columns: predicted)",
+              " " * (width + 1) + " ".join(f"{g[:4]:>4}" for g in genres)]
+    for g, row in zip(genres, m["confusion_matrix"], strict=True):
+        lines.append(f"{g:<{width}} " + " ".join(f"{c:>4}" for c in row))
+    return "\n".join(lines)
+
+
+@app.command()
+def crossval(
+    data: Path = typer.Option(..., help="Labelled <genre>/<file> audio folder."),
+    models: str = typer.Option("crnn,baseline", help="Comma-separated models to score."),
+    folds: int = typer.Option(5, min=2, help="Number of folds (split by track)."),
+    params: Path = typer.Option(Path("params.yaml"), help="Parameters file."),
+    out: Path = typer.Option(None, help="Write the full result as JSON here."),
+) -> None:
+    """K-fold cross-validation by track: mean and spread of track-level test accuracy."""
+    from musicgenre.config import load_params
+    from musicgenre.crossval import cross_validate, format_crossval, write_crossval
+
+    try:
+        names = [m.strip() for m in models.split(",") if m.strip()]
+        sections = ["seed", "genres", "features", "augment", "train", *names]
+        loaded = load_params(*dict.fromkeys(sections), path=params)
+        result = cross_validate(data, loaded, names, folds)
+    except MusicGenreError as exc:
+        _fail(exc)
+    typer.echo(format_crossval(result))
+    if out:
+        write_crossval(result, out)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,90 @@
+"""PNG figures for the report (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def confusion_png(cm: list[list[int]], genres: list[str], title: str, path: Path) -> Path:
+    cm = np.asarray(cm)
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    im = ax.imshow(cm, cmap="Blues")
+    ax.set_xticks(range(len(genres)), genres, rotation=45, ha="right")
+    ax.set_yticks(range(len(genres)), genres)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            if cm[i, j]:
+                ax.text(j, i, cm[i, j], ha="center", va="center",
+                        color="white" if cm[i, j] > cm.max() / 2 else "black", fontsize=8)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    return _save(fig, path)
+
+
+def accuracy_bars(table: pd.DataFrame, path: Path) -> Path:
+    """Track-level accuracy per model with its 95% interval as error bars."""
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    acc = table["accuracy"].to_numpy()
+    err = np.vstack([acc - table["accuracy_ci95_low"], table["accuracy_ci95_high"] - acc])
+    ax.bar(table["model"], acc, yerr=err, capsize=6, color="#4C72B0")
+    for x, a in enumerate(acc):
+        ax.text(x, a / 2, f"{a:.2f}", ha="center", color="white")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("track-level test accuracy")
+    ax.set_title("Accuracy by model (error bars: 95% interval)")
+    return _save(fig, path)
+
+
+def per_genre_bars(per_genre: dict, title: str, path: Path) -> Path:
+    genres = list(per_genre)
+    x = np.arange(len(genres))
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    for k, metric in enumerate(("precision", "recall", "f1")):
+        ax.bar(x + (k - 1) * 0.27, [per_genre[g][metric] for g in genres], width=0.27,
+               label=metric)
+    ax.set_xticks(x, genres, rotation=45, ha="right")
+    ax.set_ylim(0, 1.05)
+    ax.legend(ncols=3, loc="lower right")
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def loss_curves(curves: dict[str, tuple[pd.DataFrame, pd.DataFrame]], path: Path) -> Path:
+    """Train (dashed) and validation (solid) loss per epoch for each neural model."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, (name, (train, val)) in enumerate(curves.items()):
+        color = f"C{i}"
+        ax.plot(train["step"] + 1, train["loss"], "--", color=color, label=f"{name} train")
+        ax.plot(val["step"] + 1, val["loss"], "-", color=color, label=f"{name} validation")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title("Loss curves")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def robustness_bars(table: pd.DataFrame, model: str, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    ax.bar(table["condition"], table["accuracy"], color="#55A868")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("track-level accuracy")
+    ax.set_title(f"Robustness of {model} on the test tracks")
+    ax.tick_params(axis="x", rotation=30)
+    return _save(fig, path)

@@ -1,0 +1,175 @@
+"""The report stage: the headline metrics file, the model comparison and `reports/report.md`.
+
+Everything here is read from what earlier stages wrote; nothing is recomputed, so the report
+always shows the numbers the pipeline produced.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from musicgenre import plots
+from musicgenre.errors import MusicGenreError
+from musicgenre.evaluate import most_confused
+
+HEADLINE_KEYS = ("accuracy", "accuracy_ci95_low", "accuracy_ci95_high", "macro_f1",
+                 "macro_precision", "macro_recall", "segment_accuracy", "segment_macro_f1",
+                 "n_tracks")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise MusicGenreError(f"{path}: missing; run the stages before report") from None
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
+
+
+def comparison_table(models: list[str], eval_dir: Path, training_dir: Path) -> pd.DataFrame:
+    rows = []
+    for name in models:
+        m = _read_json(eval_dir / name / "metrics.json")
+        timing = _read_json(training_dir / name / "timing.json")
+        best = _read_json(training_dir / name / "metrics.json").get("best", {})
+        rows.append({"model": name, **{k: m.get(k) for k in HEADLINE_KEYS},
+                     "val_track_accuracy": best.get("val_track_accuracy"),
+                     "best_epoch": best.get("best_epoch"), "epochs": timing["epochs"],
+                     "seconds_per_epoch": timing["mean_epoch_seconds"],
+                     "parameters": best.get("parameters")})
+    return pd.DataFrame(rows)
+
+
+def _loss_curves(models: list[str], training_dir: Path) -> dict:
+    curves = {}
+    for name in models:
+        base = training_dir / name / "plots" / "metrics"
+        train, val = base / "train" / "loss.tsv", base / "val" / "loss.tsv"
+        if train.exists() and val.exists():
+            curves[name] = (pd.read_csv(train, sep="\t"), pd.read_csv(val, sep="\t"))
+    return curves
+
+
+def build_report(headline: str, models: list[str], reports: Path, raw_source: Path) -> dict:
+    """Write reports/metrics.json, reports/models.json, reports/report.md and figures/."""
+    reports = Path(reports)
+    eval_dir, training_dir, figures = reports / "eval", reports / "training", reports / "figures"
+    table = comparison_table(models, eval_dir, training_dir)
+    head = _read_json(eval_dir / headline / "metrics.json")
+    genres = list(head["per_genre"])
+
+    metrics = {"model": headline, **{k: head.get(k) for k in HEADLINE_KEYS}}
+    (reports / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    (reports / "models.json").write_text(
+        json.dumps(json.loads(table.to_json(orient="records")), indent=2) + "\n")
+
+    # Figures (PNG files beside the report).
+    figs = {"accuracy": plots.accuracy_bars(table, figures / "accuracy_by_model.png"),
+            "per_genre": plots.per_genre_bars(head["per_genre"],
+                                              f"Per-genre precision, recall, F1: {headline}",
+                                              figures / "per_genre_headline.png")}
+    for name in models:
+        m = _read_json(eval_dir / name / "metrics.json")
+        figs[f"cm_{name}"] = plots.confusion_png(m["confusion_matrix"], genres,
+                                                 f"{name}: test tracks",
+                                                 figures / f"confusion_{name}.png")
+    curves = _loss_curves(models, training_dir)
+    if curves:
+        figs["loss"] = plots.loss_curves(curves, figures / "loss_curves.png")
+    robustness = _read_json(reports / "robustness.json")
+    rob_table = pd.DataFrame(robustness["conditions"])
+    figs["robustness"] = plots.robustness_bars(rob_table, robustness["model"],
+                                               figures / "robustness.png")
+
+    validation = _read_json(reports / "validation" / "summary.json")
+    source = _read_json(raw_source)
+    split_counts = pd.read_csv(reports / "split_counts.csv")
+    rel = {k: Path(v).relative_to(reports).as_posix() for k, v in figs.items()}
+    text = _markdown(headline, metrics, table, head, genres, validation, source, split_counts,
+                     rob_table, robustness, rel, models)
+    (reports / "report.md").write_text(text)
+    return metrics
+
+
+def _markdown(headline, metrics, table, head, genres, validation, source, split_counts,
+              rob_table, robustness, figs, models) -> str:
+    lines = ["# Genre classification report", ""]
+    lines += [f"Headline model **{headline}**: track-level test accuracy "
+              f"**{_pct(metrics['accuracy'])}** (95% interval {_pct(metrics['accuracy_ci95_low'])}"
+              f" to {_pct(metrics['accuracy_ci95_high'])}, {metrics['n_tracks']} test tracks), "
+              f"macro-F1 **{metrics['macro_f1']:.3f}**. Data source: `{source['source']}`, "
+              f"{source['n_tracks']} tracks.", ""]
+
+    lines += ["## Data quality", "",
+              f"{validation['n_files']} files scanned, {validation['n_kept']} kept "
+              f"(policy `{validation['policy']}`).", ""]
+    if validation["bad_files"]:
+        lines += ["| file | problems |", "|---|---|"]
+        lines += [f"| `{b['path']}` | {'; '.join(b['problems'])} |"
+                  for b in validation["bad_files"]]
+        lines.append("")
+    else:
+        lines += ["No file failed a check.", ""]
+    dups = validation["duplicate_groups"]
+    lines += [f"Byte-identical duplicate groups: {len(dups)}"
+              + (f" ({'; '.join(' = '.join(g) for g in dups[:10])}"
+                 f"{', ...' if len(dups) > 10 else ''}); each group is kept in one split."
+                 if dups else "."), ""]
+
+    lines += ["## Split", "", "| " + " | ".join(split_counts.columns) + " |",
+              "|" + "---|" * len(split_counts.columns)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |"
+              for row in split_counts.itertuples(index=False)]
+    lines.append("")
+
+    lines += ["## Models", "",
+              "| model | test accuracy (95% CI) | macro-F1 | segment accuracy | "
+              "val accuracy | epochs (best) | s/epoch | parameters |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in table.itertuples():
+        best = f"{r.epochs} ({int(r.best_epoch)})" if pd.notna(r.best_epoch) else f"{r.epochs}"
+        lines.append(
+            f"| {'**' + r.model + '**' if r.model == headline else r.model} | {_pct(r.accuracy)}"
+            f" ({_pct(r.accuracy_ci95_low)}-{_pct(r.accuracy_ci95_high)}) | {r.macro_f1:.3f} | "
+            f"{_pct(r.segment_accuracy)} | {_pct(r.val_track_accuracy)} | {best} | "
+            f"{r.seconds_per_epoch:.1f} | {int(r.parameters) if pd.notna(r.parameters) else ''} |")
+    lines += ["", "Accuracy is track-level (segment log-probabilities averaged per track); "
+              "segment accuracy scores every 3-s segment alone. The interval is Wilson's 95% "
+              "score interval over test tracks.", "",
+              f"![accuracy by model]({figs['accuracy']})", ""]
+
+    lines += [f"## Per-genre results: {headline}", "",
+              "| genre | precision | recall | F1 | test tracks |", "|---|---|---|---|---|"]
+    for g, v in head["per_genre"].items():
+        lines.append(f"| {g} | {v['precision']:.2f} | {v['recall']:.2f} | {v['f1']:.2f} | "
+                     f"{v['support']} |")
+    lines += ["", f"![per-genre P/R/F1]({figs['per_genre']})", ""]
+
+    lines += ["## Confusion matrices", ""]
+    lines += [f"![confusion {name}]({figs['cm_' + name]})" for name in models]
+    lines += ["", "### Most confused genre pairs (headline model)", ""]
+    pairs = most_confused(head, genres)
+    if pairs:
+        lines += ["| true | predicted as | tracks |", "|---|---|---|"]
+        lines += [f"| {p['true']} | {p['predicted']} | {p['tracks']} |" for p in pairs]
+    else:
+        lines.append("No confusions on the test tracks.")
+    lines.append("")
+
+    if "loss" in figs:
+        lines += ["## Loss curves", "", f"![loss curves]({figs['loss']})", ""]
+
+    lines += [f"## Robustness: {robustness['model']}", "",
+              "Test tracks with Gaussian noise at a fixed SNR, or pitch-shifted, then "
+              "re-extracted and classified.", "",
+              "| condition | accuracy | macro-F1 | tracks |", "|---|---|---|---|"]
+    lines += [f"| {r.condition} | {_pct(r.accuracy)} | {r.macro_f1:.3f} | {r.n_tracks} |"
+              for r in rob_table.itertuples()]
+    lines += ["", f"![robustness]({figs['robustness']})", ""]
+    return "\n".join(lines) + "\n"

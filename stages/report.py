@@ -1,0 +1,23 @@
+"""DVC stage `report`: headline metrics, model comparison, reports/report.md with figures."""
+
+import argparse
+from pathlib import Path
+
+from musicgenre.config import load_params
+from musicgenre.report import build_report
+from musicgenre.stage import run_stage
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--reports", type=Path, required=True)
+    parser.add_argument("--source", type=Path, required=True, help="data/raw/source.json")
+    args = parser.parse_args()
+    params = load_params("model", "models")
+    metrics = build_report(params["model"], params["models"], args.reports, args.source)
+    print(f"report: {args.reports / 'report.md'} (headline {metrics['model']}: accuracy "
+          f"{metrics['accuracy']})")
+
+
+if __name__ == "__main__":
+    run_stage("report", main)
