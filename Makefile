@@ -9,7 +9,7 @@ export GX_ANALYTICS_ENABLED := false
 # make repro SOURCE=synthetic runs the pipeline offline on generated audio.
 SOURCE ?=
 
-.PHONY: setup repro test test-fast lint bench clean
+.PHONY: setup repro test test-fast lint bench crossval pr-report clean
 
 setup: $(VENV)/.installed
 
@@ -37,6 +37,17 @@ lint: setup
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py
+
+# Honest accuracy on a small labelled folder: k-fold cross-validation by track.
+CV_DATA ?= ../shared/data/gtzan-dev/genres
+CV_MODELS ?= crnn,baseline
+crossval: setup
+	$(BIN)/musicgenre crossval --data $(CV_DATA) --models $(CV_MODELS) --out reports/crossval.json
+
+# The markdown the pull-request workflow posts: metrics and params diff against BASE.
+BASE ?= main
+pr-report: setup
+	$(BIN)/musicgenre pr-report --base $(BASE) --out pr-report.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

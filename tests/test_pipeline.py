@@ -1,6 +1,8 @@
 """End to end in a temporary git + DVC repo: `dvc repro` on synthetic audio and its caching."""
 
 import json
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -49,3 +51,78 @@ def test_repro_data_stages_and_caching(project_copy):
     third = dvc("repro", "features", cwd=project_copy)
     assert ran_stages(third) == ["split", "features"]
     assert not pd.read_csv(project_copy / "data/interim/split.csv").equals(split)
+
+
+# Shrunk configs (the lightning-hydra-template way): every stage runs, in seconds.
+TINY = {
+    "data.source": "synthetic", "data.synthetic.tracks_per_genre": 4,
+    "data.synthetic.duration_s": 6.0, "augment.copies": 1,
+    "features.n_mels": 32, "features.n_mfcc": 13, "features.segment_s": 2.0,
+    "features.segment_hop_s": 2.0,
+    "train.epochs": 2, "train.batch_size": 16, "train.patience": 2,
+    "cnn.channels": [4, 8], "cnn.dense": 16, "rnn.hidden": 16, "rnn.layers": 1,
+    "crnn.channels": [4, 8], "crnn.time_pool": [2, 2], "crnn.rnn_hidden": 8,
+    "robustness.snr_db": [20], "robustness.pitch_semitones": [2],
+}
+
+
+def git(*args, cwd):
+    from conftest import run
+
+    return run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd)
+
+
+@pytest.mark.slow
+def test_full_pipeline_experiments_and_pr_report(project_copy):
+    update_params(project_copy, TINY)
+    first = dvc("repro", cwd=project_copy)
+    ran = ran_stages(first)
+    for stage in ("download", "features", "train@baseline", "train@cnn", "train@rnn",
+                  "train@crnn", "evaluate@crnn", "robustness", "report"):
+        assert stage in ran, stage
+
+    reports = project_copy / "reports"
+    metrics = json.loads((reports / "metrics.json").read_text())
+    assert metrics["model"] == "crnn" and 0 <= metrics["accuracy"] <= 1
+    assert {"accuracy", "macro_f1", "n_tracks"} <= set(metrics)
+    comparison = json.loads((reports / "models.json").read_text())
+    assert [m["model"] for m in comparison] == ["baseline", "cnn", "rnn", "crnn"]
+    report = (reports / "report.md").read_text()
+    for section in ("## Data quality", "## Split", "## Models", "## Per-genre results",
+                    "## Confusion matrices", "## Loss curves", "## Robustness",
+                    "Most confused genre pairs"):
+        assert section in report, section
+    import re
+
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
+    assert len(images) >= 8
+    for image in images:
+        png = reports / image
+        assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", image
+    plots = dvc("plots", "show", "--json", cwd=project_copy, check=False)
+    assert plots.returncode == 0, plots.stderr
+
+    git("add", "-A", cwd=project_copy)
+    git("commit", "-qm", "a run", cwd=project_copy)
+    base = git("rev-parse", "HEAD", cwd=project_copy).stdout.strip()
+
+    # The headline model is a presentation choice: nothing is retrained or re-extracted.
+    exp = dvc("exp", "run", "-S", "model=rnn", cwd=project_copy)
+    assert set(ran_stages(exp)) == {"robustness", "report"}, exp.stdout
+    assert json.loads((reports / "metrics.json").read_text())["model"] == "rnn"
+    show = dvc("exp", "show", "--md", cwd=project_copy).stdout
+    assert "accuracy" in show and "macro_f1" in show
+
+    # The PR report shows the changed param and the changed headline metrics.
+    from conftest import run
+
+    proc = run([str(Path(sys.executable).parent / "musicgenre"), "pr-report", "--base", base,
+                "--out", "pr.md"], project_copy)
+    text = (project_copy / "pr.md").read_text()
+    assert proc.stdout.strip() == text.strip()
+    assert "| model" in text and "crnn" in text and "rnn" in text
+    diff = json.loads(dvc("metrics", "diff", base, "--json", cwd=project_copy).stdout)
+    changed = [k for k, v in diff["reports/metrics.json"].items() if v.get("diff")]
+    assert changed, diff
+    for key in changed:
+        assert key in text

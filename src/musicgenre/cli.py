@@ -152,6 +152,22 @@ def _format_metrics(m: dict, genres: list[str]) -> str:
     return "\n".join(lines)
 
 
+@app.command("pr-report")
+def pr_report_command(
+    base: str = typer.Option("main", help="Git revision to compare against."),
+    out: Path = typer.Option(Path("pr-report.md"), help="Markdown file to write."),
+) -> None:
+    """Markdown of `dvc metrics diff` and `dvc params diff` against BASE (for PR comments)."""
+    from musicgenre.prreport import pr_report
+
+    try:
+        text = pr_report(base)
+    except MusicGenreError as exc:
+        _fail(exc)
+    out.write_text(text)
+    typer.echo(text)
+
+
 @app.command()
 def crossval(
     data: Path = typer.Option(..., help="Labelled <genre>/<file> audio folder."),

@@ -7,6 +7,7 @@ Track-level scores average the segments' log-probabilities.
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,8 +116,10 @@ def load_classifier(path: Path) -> Classifier:
                                 payload["segment_frames"], len(payload["genres"]))
             model.load_state_dict(payload["state_dict"])
             model.eval()
-    except (KeyError, ValueError, RuntimeError, EOFError, OSError) as exc:
-        raise MusicGenreError(f"{path}: not a usable checkpoint ({exc})") from None
+    except (KeyError, ValueError, RuntimeError, EOFError, OSError,
+            pickle.UnpicklingError) as exc:
+        reason = " ".join(str(exc).split())[:200]
+        raise MusicGenreError(f"{path}: not a usable checkpoint ({reason})") from None
     features = FeaturesConfig(**payload["features"])
     info = {k: v for k, v in payload.items() if k not in ("state_dict", "pipeline")}
     return Classifier(payload["model"], list(payload["genres"]), features,

@@ -253,6 +253,6 @@ def _versions() -> dict:
     import sklearn
     import torch
 
-    return {"torch": torch.__version__, "librosa": librosa.__version__,
+    return {"torch": str(torch.__version__), "librosa": librosa.__version__,
             "scikit-learn": sklearn.__version__, "numpy": np.__version__,
             "python": sys.version.split()[0]}
