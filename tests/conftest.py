@@ -173,3 +173,62 @@ def project_copy(tmp_path) -> Path:
     run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], repo)
     run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init"], repo)
     return repo
+
+
+# --------------------------------------------------------------------------- trained models
+SMALL_MODELS = {
+    "cnn": {"channels": [8, 16, 32, 32], "dense": 32},
+    "rnn": {"hidden": 32, "layers": 1},
+    "crnn": {"channels": [8, 16, 32, 32], "rnn_hidden": 16},
+}
+
+
+def small_model_cfg(name):
+    from dataclasses import replace
+
+    from musicgenre.models import NEURAL
+
+    return replace(NEURAL[name][0](), **SMALL_MODELS[name])
+
+
+def _fast_train():
+    from musicgenre.config import TrainConfig
+
+    return TrainConfig(epochs=12, batch_size=32, patience=4)
+
+
+FAST_TRAIN = _fast_train()
+
+
+@pytest.fixture(scope="session")
+def synthetic_features(tmp_path_factory):
+    """120 synthetic tracks (12 per genre, 8 s) -> small log-mel features, one augmented copy."""
+    from musicgenre.config import GTZAN_GENRES, AugmentConfig, FeaturesConfig, SplitConfig
+    from musicgenre.features import extract_features
+    from musicgenre.split import make_split
+    from musicgenre.synthetic import generate_dataset
+    from musicgenre.validate import scan_folder
+
+    root = tmp_path_factory.mktemp("synthetic_train")
+    generate_dataset(root / "genres", GTZAN_GENRES, 12, 8.0, 22050, seed=11, progress=False)
+    manifest = scan_folder(root / "genres", progress=False)
+    split, _ = make_split(manifest, SplitConfig(), seed=11)
+    extract_features(manifest, split, GTZAN_GENRES,
+                     FeaturesConfig(n_mels=64, segment_s=2.0, segment_hop_s=1.0),
+                     AugmentConfig(copies=1), 11, root / "features", progress=False)
+    return root / "features"
+
+
+@pytest.fixture(scope="session")
+def trained(synthetic_features, tmp_path_factory):
+    """The CRNN and the baseline trained on the synthetic features (shared by several tests)."""
+    from musicgenre.models.baseline import BaselineConfig
+    from musicgenre.train import TrainingData, train_baseline, train_neural
+
+    out = tmp_path_factory.mktemp("trained")
+    data = TrainingData.from_features_dir(synthetic_features)
+    summaries = {"crnn": train_neural("crnn", small_model_cfg("crnn"), FAST_TRAIN, 5, data,
+                                      out / "crnn", out / "live_crnn", progress=False),
+                 "baseline": train_baseline(BaselineConfig(), 5, data, out / "baseline",
+                                            out / "live_baseline")}
+    return out, summaries

@@ -1,0 +1,109 @@
+"""The `musicgenre` console script on real audio, other formats and bad input."""
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+
+from conftest import run
+
+CLI = str(Path(sys.executable).parent / "musicgenre")
+
+
+@pytest.fixture(scope="module")
+def audio_files(real_genres_dir, tmp_path_factory):
+    """A real dev track, the same as mp3 and flac, a stereo 44.1 kHz copy, and bad inputs."""
+    d = tmp_path_factory.mktemp("cli_audio")
+    src = real_genres_dir / "blues/blues.00000.wav"
+    shutil.copy(src, d / "real.wav")
+    audio, sr = sf.read(src, dtype="float32")
+    sf.write(d / "real.mp3", audio, sr)
+    sf.write(d / "real.flac", audio, sr)
+    stereo = soxr.resample(audio, sr, 44100)
+    sf.write(d / "stereo44k.wav", np.stack([stereo, 0.5 * stereo], axis=1), 44100)
+    (d / "notes.txt").write_text("this is not audio\n")
+    (d / "empty.wav").write_bytes(b"")
+    sf.write(d / "short.wav", audio[: sr // 2], sr)
+    return d
+
+
+def predict(*args, cwd):
+    return run([CLI, "predict", *map(str, args)], cwd, check=False)
+
+
+def test_predict_real_track_and_formats(trained, audio_files, tmp_path):
+    model = trained[0] / "crnn"
+    files = ["real.wav", "real.mp3", "real.flac", "stereo44k.wav"]
+    proc = predict(*[audio_files / f for f in files], "--model", model, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 4
+    for line, name in zip(lines, files, strict=True):
+        assert line.startswith(str(audio_files / name))
+        ranked = line.split(": ", 1)[1].split(", ")
+        assert len(ranked) == 3
+        probs = [float(r.rsplit(" ", 1)[1]) for r in ranked]
+        assert probs == sorted(probs, reverse=True) and sum(probs) <= 1.0001
+    as_json = json.loads(predict(audio_files / "real.wav", "--model", model, "--json",
+                                 cwd=tmp_path).stdout)
+    top = as_json["results"][0]["top"]
+    assert len(top) == 3 and top[0]["probability"] >= top[1]["probability"] > 0
+
+
+def test_predict_bad_inputs_one_line_each(trained, audio_files, tmp_path):
+    model = trained[0] / "baseline"
+    proc = predict(audio_files / "notes.txt", audio_files / "empty.wav",
+                   audio_files / "short.wav", audio_files / "real.wav", "--model", model,
+                   cwd=tmp_path)
+    assert proc.returncode == 1
+    errors = proc.stderr.strip().splitlines()
+    assert len(errors) == 3, proc.stderr
+    assert "notes.txt: not a readable audio file" in errors[0]
+    assert "empty.wav: empty file" in errors[1]
+    assert "short.wav: too short (0.50 s)" in errors[2]
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout.strip().startswith(str(audio_files / "real.wav"))  # still classified
+
+
+def test_predict_a_folder(trained, audio_files, tmp_path):
+    folder = tmp_path / "music" / "sub"
+    folder.mkdir(parents=True)
+    shutil.copy(audio_files / "real.flac", folder)
+    (folder / "cover.jpg").write_bytes(b"\xff\xd8")  # not audio: skipped inside folders
+    proc = predict(tmp_path / "music", "--model", trained[0] / "baseline", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("\n") == 1 and "real.flac:" in proc.stdout
+
+
+def test_missing_model_is_one_clear_line(audio_files, tmp_path):
+    proc = predict(audio_files / "real.wav", "--model", tmp_path / "nowhere", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'nowhere'}: no trained model here; run `dvc repro` first"]
+
+
+def test_evaluate_on_a_labelled_folder(trained, real_genres_dir, tmp_path):
+    data = tmp_path / "labelled"
+    for genre in ("metal", "classical"):
+        (data / genre).mkdir(parents=True)
+        for f in sorted((real_genres_dir / genre).glob("*.wav"))[:2]:
+            shutil.copy(f, data / genre / f.name)
+    proc = run([CLI, "evaluate", "--data", str(data), "--model", str(trained[0] / "crnn"),
+                "--json"], tmp_path, check=False)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["n_tracks"] == 4
+    assert 0 <= result["accuracy"] <= 1 and 0 <= result["macro_f1"] <= 1
+    assert sum(map(sum, result["confusion_matrix"])) == 4
+
+    (data / "metal" / "broken.wav").write_bytes(b"RIFF....garbage")
+    proc = run([CLI, "evaluate", "--data", str(data), "--model", str(trained[0] / "crnn")],
+               tmp_path, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[0].startswith(f"error: {data / 'metal/broken.wav'}")
+    assert "accuracy" in proc.stdout and "confusion matrix" in proc.stdout

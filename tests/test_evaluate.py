@@ -1,0 +1,51 @@
+"""Metrics against scikit-learn, track-level aggregation, confidence intervals."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+from musicgenre.evaluate import classification_metrics, most_confused, wilson_interval
+from musicgenre.inference import track_scores
+
+GENRES = ["blues", "jazz", "rock", "pop"]
+
+
+def test_metrics_match_scikit_learn():
+    y_true = np.array([0, 0, 0, 1, 1, 2, 2, 2, 3, 3, 3, 3])
+    y_pred = np.array([0, 1, 0, 1, 0, 2, 2, 3, 3, 3, 1, 3])
+    m = classification_metrics(y_true, y_pred, GENRES)
+    assert m["accuracy"] == pytest.approx(accuracy_score(y_true, y_pred))
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, average=None)
+    pm, rm, fm, _ = precision_recall_fscore_support(y_true, y_pred, average="macro")
+    assert m["macro_precision"] == pytest.approx(pm)
+    assert m["macro_recall"] == pytest.approx(rm)
+    assert m["macro_f1"] == pytest.approx(fm)
+    for i, g in enumerate(GENRES):
+        assert m["per_genre"][g] == pytest.approx({"precision": p[i], "recall": r[i],
+                                                   "f1": f[i], "support": s[i]})
+    assert m["confusion_matrix"] == confusion_matrix(y_true, y_pred).tolist()
+    assert most_confused(m, GENRES)[0]["tracks"] == 1
+
+
+def test_wilson_interval():
+    low, high = wilson_interval(120, 150)  # 80% of a 150-track test set
+    assert low == pytest.approx(0.7289, abs=1e-3) and high == pytest.approx(0.8566, abs=1e-3)
+    assert wilson_interval(10, 10)[1] == pytest.approx(1.0)
+    assert wilson_interval(0, 10)[0] == pytest.approx(0.0)
+
+
+def test_track_level_averages_segment_log_probabilities():
+    # Track a: two segments lean to class 0 a little, one is sure of class 1. Majority vote
+    # says 0; averaging log-probabilities says 1 (the confident segment dominates).
+    probs = np.array([[0.55, 0.45], [0.55, 0.45], [0.01, 0.99], [0.9, 0.1]])
+    index = pd.DataFrame({"track_id": ["a", "a", "a", "b"]})
+    scores = track_scores(np.log(probs), index)
+    assert list(scores.index) == ["a", "b"]
+    np.testing.assert_allclose(scores.loc["a"], np.log(probs[:3]).mean(axis=0))
+    assert scores.to_numpy().argmax(axis=1).tolist() == [1, 0]
+
+
+def test_empty_test_split_gives_null_metrics():
+    m = classification_metrics(np.array([], dtype=int), np.array([], dtype=int), GENRES)
+    assert m["n_tracks"] == 0 and m["accuracy"] is None

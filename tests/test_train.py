@@ -1,0 +1,96 @@
+"""Models and training: overfitting, determinism, checkpoints that travel, real accuracy."""
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import FAST_TRAIN, small_model_cfg
+from musicgenre.config import GTZAN_GENRES
+from musicgenre.evaluate import evaluate_classifier
+from musicgenre.features import load_split
+from musicgenre.inference import load_classifier
+from musicgenre.models import build_model
+from musicgenre.train import TrainingData, train_neural
+
+
+@pytest.mark.parametrize("name", ["cnn", "rnn", "crnn"])
+def test_each_model_overfits_a_tiny_batch(synthetic_features, name):
+    torch.manual_seed(0)
+    x, index = load_split(synthetic_features, "train")
+    pick = index.groupby("label").head(2).index.to_numpy()[:16]
+    xb = torch.from_numpy(np.asarray(x[pick], dtype=np.float32))
+    xb = (xb - xb.mean(dim=(0, 2), keepdim=True)) / (xb.std(dim=(0, 2), keepdim=True) + 1e-6)
+    yb = torch.from_numpy(index["label"].to_numpy()[pick])
+    model = build_model(name, replace(small_model_cfg(name), dropout=0.0), x.shape[1],
+                        x.shape[2], 10)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(150):
+        loss = torch.nn.functional.cross_entropy(model(xb), yb)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] / 10, (losses[0], losses[-1])
+
+
+def test_synthetic_test_accuracy_at_least_90_percent(trained, synthetic_features):
+    out, _ = trained
+    x, index = load_split(synthetic_features, "test")
+    metrics, _ = evaluate_classifier(load_classifier(out / "crnn"), x, index)
+    assert metrics["n_tracks"] == 18
+    assert metrics["accuracy"] >= 0.9, metrics["accuracy"]
+    baseline, _ = evaluate_classifier(load_classifier(out / "baseline"), x, index)
+    assert baseline["n_tracks"] == 18
+
+
+def test_training_logs_curves_and_early_stops(trained):
+    out, summaries = trained
+    live = out / "live_crnn"
+    loss = (live / "plots/metrics/val/loss.tsv").read_text().splitlines()
+    assert loss[0] == "step\tloss" and len(loss) - 1 == summaries["crnn"]["epochs_run"]
+    assert 1 <= summaries["crnn"]["best_epoch"] <= summaries["crnn"]["epochs_run"]
+    metrics = json.loads((live / "metrics.json").read_text())
+    assert metrics["best"]["best_epoch"] == summaries["crnn"]["best_epoch"]
+    timing = json.loads((live / "timing.json").read_text())
+    assert timing["mean_epoch_seconds"] > 0
+
+
+def test_same_seed_same_weights_and_metrics(synthetic_features, tmp_path):
+    full = TrainingData.from_features_dir(synthetic_features)
+    keep = full.idx_train.index < 320  # a slice keeps the test quick
+    data = replace(full, x_train=np.asarray(full.x_train[:320]),
+                   idx_train=full.idx_train[keep].reset_index(drop=True))
+    cfg = replace(FAST_TRAIN, epochs=2)
+    runs = []
+    for k in range(2):
+        train_neural("cnn", small_model_cfg("cnn"), cfg, 3, data, tmp_path / f"m{k}",
+                     tmp_path / f"live{k}", progress=False)
+        runs.append(tmp_path / f"live{k}")
+    assert (runs[0] / "metrics.json").read_bytes() == (runs[1] / "metrics.json").read_bytes()
+    a = torch.load(tmp_path / "m0/model.pt", weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "m1/model.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("name", ["crnn", "baseline"])
+def test_checkpoint_predicts_the_same_in_a_fresh_process(trained, synthetic_features, tmp_path,
+                                                          name):
+    out, _ = trained
+    x, _ = load_split(synthetic_features, "test")
+    segments = np.asarray(x[:20])
+    expected = load_classifier(out / name).segment_log_probs(segments)
+    np.save(tmp_path / "x.npy", segments)
+    code = ("import sys, numpy as np; from musicgenre.inference import load_classifier; "
+            "c = load_classifier(sys.argv[1]); "
+            "np.save(sys.argv[3], c.segment_log_probs(np.load(sys.argv[2])))")
+    subprocess.run([sys.executable, "-c", code, str(out / name), str(tmp_path / "x.npy"),
+                    str(tmp_path / "y.npy")], check=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), expected)
+    info = load_classifier(out / name).info
+    assert info["genres"] == GTZAN_GENRES and info["features"]["n_mels"] == 64
