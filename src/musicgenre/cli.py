@@ -184,7 +184,7 @@ def crossval(
         names = [m.strip() for m in models.split(",") if m.strip()]
         sections = ["seed", "genres", "features", "augment", "train", *names]
         loaded = load_params(*dict.fromkeys(sections), path=params)
-        result = cross_validate(data, loaded, names, folds)
+        result = cross_validate(data, loaded, names, folds, partial_out=out)
     except MusicGenreError as exc:
         _fail(exc)
     typer.echo(format_crossval(result))

@@ -31,7 +31,8 @@ def _subset(x: np.ndarray, index: pd.DataFrame, mask: np.ndarray):
 
 
 def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int = 5,
-                   progress: bool = True, work_dir: Path | None = None) -> dict:
+                   progress: bool = True, work_dir: Path | None = None,
+                   partial_out: Path | None = None) -> dict:
     """Track-level test accuracy of each model on each fold; params as load_params gives."""
     seed, genres = params["seed"], params["genres"]
     manifest = scan_folder(genres_dir, progress=progress)
@@ -76,7 +77,9 @@ def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int
                                  "correct": int(correct), "accuracy": correct / len(truth)})
                 if progress:
                     print(f"crossval: fold {f + 1}/{folds} {name}: "
-                          f"{correct}/{len(truth)} test tracks right")
+                          f"{correct}/{len(truth)} test tracks right", flush=True)
+                if partial_out is not None:  # a long run keeps what it has finished
+                    write_crossval({"folds": folds, "done": per_fold}, partial_out)
     table = pd.DataFrame(per_fold)
     summary = {}
     for name, rows in table.groupby("model", sort=False):

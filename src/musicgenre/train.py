@@ -111,10 +111,39 @@ def _evaluate(model, x, labels, mean, std, batch_size: int = 256) -> tuple[float
     return loss, log_probs.numpy()
 
 
+def train_step(model, optimizer, x_raw: np.ndarray, y: np.ndarray, mean: np.ndarray,
+               std: np.ndarray, cfg: TrainConfig, rng: np.random.Generator, generator,
+               n_classes: int) -> tuple[float, int]:
+    """One optimiser step on a batch of raw segments: normalise, mask, mix up, update.
+
+    Returns the batch loss and how many examples the model got right (against the
+    original labels, before mixup).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    xb = torch.from_numpy(normalize(x_raw, mean, std))
+    yb = torch.from_numpy(y)
+    spec_augment(xb, cfg.spec_augment, generator)
+    target = F.one_hot(yb, n_classes).float()
+    if cfg.label_smoothing:
+        target = target * (1 - cfg.label_smoothing) + cfg.label_smoothing / n_classes
+    if cfg.mixup_alpha > 0:
+        lam = float(rng.beta(cfg.mixup_alpha, cfg.mixup_alpha))
+        perm = torch.from_numpy(rng.permutation(len(y)))
+        xb = lam * xb + (1 - lam) * xb[perm]
+        target = lam * target + (1 - lam) * target[perm]
+    logits = model(xb)
+    loss = -(target * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item(), int((logits.argmax(dim=1) == yb).sum().item())
+
+
 def train_neural(name: str, model_cfg, cfg: TrainConfig, seed: int, data: TrainingData,
                  out_dir: Path, live_dir: Path, progress: bool = True) -> dict:
     import torch
-    import torch.nn.functional as F
     from dvclive import Live
 
     from musicgenre.models import build_model
@@ -148,24 +177,10 @@ def train_neural(name: str, model_cfg, cfg: TrainConfig, seed: int, data: Traini
                        disable=not progress, leave=False, file=sys.stderr)
             for b in bar:
                 rows = np.sort(order[b:b + cfg.batch_size])  # sorted: sequential memmap reads
-                xb = torch.from_numpy(normalize(x_train[rows], mean, std))
-                yb = torch.from_numpy(y_train[rows])
-                spec_augment(xb, cfg.spec_augment, generator)
-                target = F.one_hot(yb, n_classes).float()
-                if cfg.label_smoothing:
-                    target = target * (1 - cfg.label_smoothing) + cfg.label_smoothing / n_classes
-                if cfg.mixup_alpha > 0:
-                    lam = float(rng.beta(cfg.mixup_alpha, cfg.mixup_alpha))
-                    perm = torch.from_numpy(rng.permutation(len(rows)))
-                    xb = lam * xb + (1 - lam) * xb[perm]
-                    target = lam * target + (1 - lam) * target[perm]
-                logits = model(xb)
-                loss = -(target * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total_loss += loss.item() * len(rows)
-                correct += (logits.argmax(dim=1) == yb).sum().item()
+                loss, hits = train_step(model, optimizer, x_train[rows], y_train[rows], mean,
+                                        std, cfg, rng, generator, n_classes)
+                total_loss += loss * len(rows)
+                correct += hits
             epoch_seconds.append(time.perf_counter() - start)
             val_loss, val_log_probs = _evaluate(model, x_val, y_val, mean, std)
             metrics = {

@@ -1,0 +1,138 @@
+"""Training benchmark: seconds per epoch and peak memory per model on a 1000-track-sized
+feature set (random values of the real shapes; timing does not depend on the values).
+
+Default features on full GTZAN: 700 training tracks x 19 segments x (1 + 2 augmented copies)
+~ 39,900 log-mel segments of 128 x 129 (float16, 1.3 GB) and 150 validation tracks. An epoch
+is timed on a sample of batches and extrapolated (a full epoch of each model would take many
+minutes on 2 cores). Memory: each model trains in its own process over the memory-mapped
+float16 arrays the pipeline writes; the naive baseline loads the same array into RAM as
+float32 first, as a first script would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from common import cpu_count, print_table
+
+from musicgenre.config import GTZAN_GENRES, FeaturesConfig, TrainConfig
+from musicgenre.features import NpyStreamWriter
+
+TRAIN_SEGMENTS = 700 * 19 * 3
+VAL_SEGMENTS = 150 * 19
+
+
+def make_features(out: Path, rows: int, frames: int) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for split, n in (("train", TRAIN_SEGMENTS), ("val", VAL_SEGMENTS)):
+        writer = NpyStreamWriter(out / f"{split}.npy", (rows, frames))
+        for start in range(0, n, 2000):
+            writer.append(rng.standard_normal((min(2000, n - start), rows, frames)))
+        writer.close()
+        labels = np.arange(n) // 19 % len(GTZAN_GENRES)
+        pd.DataFrame({"row": np.arange(n), "track_id": [f"t{i // 19}" for i in range(n)],
+                      "genre": [GTZAN_GENRES[k] for k in labels], "label": labels,
+                      "segment": np.arange(n) % 19, "copy": 0}).to_csv(out / f"{split}.csv",
+                                                                       index=False)
+    meta = {"genres": GTZAN_GENRES, "features": FeaturesConfig().__dict__,
+            "mean": [0.0] * rows, "std": [1.0] * rows, "segment_frames": frames}
+    (out / "meta.json").write_text(json.dumps(meta))
+
+
+def measure(model_name: str, features: Path, batches: int, naive: bool) -> dict:
+    """Runs in a child process: time `batches` training steps, estimate one epoch."""
+    import torch
+
+    from musicgenre.features import load_meta, load_split
+    from musicgenre.models import CONFIGS, build_model
+    from musicgenre.train import TrainingData, _evaluate, train_step
+
+    data = TrainingData.from_features_dir(features)
+    if naive:  # what a first script does: the whole training array in RAM as float32
+        data.x_train = np.asarray(np.load(features / "train.npy"), dtype=np.float32)
+    cfg = TrainConfig()
+    meta = load_meta(features)
+    mean, std = np.zeros(len(meta["mean"]), np.float32), np.ones(len(meta["std"]), np.float32)
+    x, index = data.x_train, data.idx_train
+    y = index["label"].to_numpy(np.int64)
+    if model_name == "baseline":
+        from musicgenre.models.baseline import BaselineConfig, build_classifier, summary_statistics
+
+        start = time.perf_counter()
+        groups = [np.arange(i, min(i + 19, len(x))) for i in range(0, len(x), 19)]
+        stats = np.stack([summary_statistics(x[g]) for g in groups])
+        build_classifier(BaselineConfig(), 0).fit(stats, y[::19][: len(stats)])
+        epoch = time.perf_counter() - start
+    else:
+        model = build_model(model_name, CONFIGS[model_name](), x.shape[1], x.shape[2], 10)
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        rng = np.random.default_rng(0)
+        generator = torch.Generator().manual_seed(0)
+        order = rng.permutation(len(x))
+        times = []
+        for b in range(batches + 2):  # the first two are warm-up
+            rows = np.sort(order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
+            start = time.perf_counter()
+            train_step(model, optimizer, x[rows], y[rows], mean, std, cfg, rng, generator, 10)
+            times.append(time.perf_counter() - start)
+        per_batch = float(np.median(times[2:]))
+        x_val, y_val = load_split(features, "val")[0], data.idx_val["label"].to_numpy(np.int64)
+        start = time.perf_counter()
+        _evaluate(model, x_val[:1024], y_val[:1024], mean, std)
+        val_seconds = (time.perf_counter() - start) * len(x_val) / 1024
+        epoch = per_batch * math.ceil(len(x) / cfg.batch_size) + val_seconds
+    return {"epoch_seconds": epoch,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--batches", type=int, default=20, help="timed batches per model")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        name, features, naive, out = args.child
+        result = measure(name, Path(features), args.batches, naive == "1")
+        Path(out).write_text(json.dumps(result))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        features = Path(tmp) / "features"
+        cfg = FeaturesConfig()
+        make_features(features, cfg.n_rows, cfg.segment_frames)
+        size_mb = (features / "train.npy").stat().st_size / 2**20
+        rows = []
+        for name in ("baseline", "cnn", "rnn", "crnn"):
+            result = {}
+            for naive in ("0", "1"):
+                out = Path(tmp) / f"{name}{naive}.json"
+                subprocess.run([sys.executable, __file__, "--batches", str(args.batches),
+                                "--child", name, str(features), naive, str(out)], check=True)
+                result[naive] = json.loads(out.read_text())
+            rows.append([name, f"{result['0']['epoch_seconds']:.0f}",
+                         f"{result['0']['peak_rss_mb']:.0f}",
+                         f"{result['1']['peak_rss_mb']:.0f}",
+                         f"{result['1']['epoch_seconds']:.0f}"])
+        print(f"# Training benchmark\n\n{TRAIN_SEGMENTS} training segments of "
+              f"{cfg.n_rows} x {cfg.segment_frames} (float16 on disk: {size_mb:.0f} MB), "
+              f"{VAL_SEGMENTS} validation segments, batch {TrainConfig().batch_size}, "
+              f"{cpu_count()} CPU core(s), default model params.")
+        print_table("Seconds per epoch (extrapolated from timed batches) and peak memory",
+                    ["model", "s/epoch (memory-mapped float16)", "peak RSS MB (mmap)",
+                     "peak RSS MB (naive: all float32 in RAM)", "s/epoch (naive)"], rows)
+        print("\nThe baseline's 'epoch' is its whole fit: per-track statistics + logistic "
+              "regression.")
+
+
+if __name__ == "__main__":
+    main()
