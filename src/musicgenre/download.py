@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import shutil
 import tarfile
 import time
 import urllib.error
@@ -230,7 +229,3 @@ def _escapes(path: PurePosixPath) -> bool:
 
 def is_archive(path: Path) -> bool:
     return path.is_file() and (zipfile.is_zipfile(path) or tarfile.is_tarfile(path))
-
-
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
