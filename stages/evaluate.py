@@ -4,6 +4,7 @@ import argparse
 import json
 from pathlib import Path
 
+from musicgenre.atomic import atomic_path, write_text_atomic
 from musicgenre.evaluate import evaluate_classifier
 from musicgenre.features import load_split
 from musicgenre.inference import load_classifier
@@ -19,9 +20,9 @@ def main() -> None:
     classifier = load_classifier(args.checkpoint)
     x, index = load_split(args.features, "test")
     metrics, predictions = evaluate_classifier(classifier, x, index)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    predictions.to_csv(args.out / "predictions.csv", index=False)
+    write_text_atomic(args.out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    with atomic_path(args.out / "predictions.csv") as tmp:
+        predictions.to_csv(tmp, index=False)
     if metrics["n_tracks"]:
         print(f"evaluate: {classifier.name}: accuracy {metrics['accuracy']:.3f} "
               f"(95% CI {metrics['accuracy_ci95_low']:.3f}-{metrics['accuracy_ci95_high']:.3f}"

@@ -4,6 +4,7 @@ import argparse
 import json
 from pathlib import Path
 
+from musicgenre.atomic import write_text_atomic
 from musicgenre.config import load_params
 from musicgenre.inference import load_classifier
 from musicgenre.robustness import robustness_table
@@ -27,9 +28,9 @@ def main() -> None:
     cfg = params["robustness"]
     table = robustness_table(classifier, tracks, cfg.snr_db, cfg.pitch_semitones,
                              params["seed"])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"model": classifier.name,
-                                    "conditions": table.to_dict("records")}, indent=2) + "\n")
+    write_text_atomic(args.out, json.dumps({"model": classifier.name,
+                                            "conditions": table.to_dict("records")},
+                                           indent=2) + "\n")
     print(table.to_string(index=False))
 
 

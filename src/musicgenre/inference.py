@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from musicgenre.atomic import atomic_path
 from musicgenre.config import FeaturesConfig
 from musicgenre.errors import MusicGenreError
 from musicgenre.features import normalize
@@ -75,19 +76,15 @@ def track_scores(segment_log_probs: np.ndarray, index: pd.DataFrame) -> pd.DataF
 def save_neural(path: Path, payload: dict) -> None:
     import torch
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
 
 
 def save_baseline(path: Path, payload: dict) -> None:
     import joblib
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    joblib.dump(payload, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        joblib.dump(payload, tmp)
 
 
 def load_classifier(path: Path) -> Classifier:

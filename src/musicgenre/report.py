@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from musicgenre import plots
+from musicgenre.atomic import write_text_atomic
 from musicgenre.errors import MusicGenreError
 from musicgenre.evaluate import most_confused
 
@@ -65,8 +66,8 @@ def build_report(headline: str, models: list[str], reports: Path, raw_source: Pa
     genres = list(head["per_genre"])
 
     metrics = {"model": headline, **{k: head.get(k) for k in HEADLINE_KEYS}}
-    (reports / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    (reports / "models.json").write_text(
+    write_text_atomic(reports / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    write_text_atomic(reports / "models.json",
         json.dumps(json.loads(table.to_json(orient="records")), indent=2) + "\n")
 
     # Figures (PNG files beside the report).
@@ -93,7 +94,7 @@ def build_report(headline: str, models: list[str], reports: Path, raw_source: Pa
     rel = {k: Path(v).relative_to(reports).as_posix() for k, v in figs.items()}
     text = _markdown(headline, metrics, table, head, genres, validation, source, split_counts,
                      rob_table, robustness, rel, models)
-    (reports / "report.md").write_text(text)
+    write_text_atomic(reports / "report.md", text)
     return metrics
 
 

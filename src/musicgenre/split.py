@@ -7,12 +7,12 @@ always put in the same split, so a duplicate can never leak a test track into tr
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from musicgenre.atomic import atomic_path
 from musicgenre.config import SplitConfig
 from musicgenre.download import fetch
 from musicgenre.errors import MusicGenreError
@@ -166,10 +166,8 @@ def count_table(table: pd.DataFrame) -> pd.DataFrame:
 def write_split(table: pd.DataFrame, counts: pd.DataFrame, split_path: Path,
                 counts_path: Path) -> None:
     for frame, path in ((table, split_path), (counts, counts_path)):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        frame.to_csv(tmp, index=False)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            frame.to_csv(tmp, index=False)
 
 
 def read_split(path: Path) -> pd.DataFrame:

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from musicgenre.atomic import atomic_path, write_text_atomic
 from musicgenre.audio import is_audio_name, load_audio, read_info
 from musicgenre.config import ValidateConfig
 from musicgenre.errors import AudioError, MusicGenreError, ValidationFailed
@@ -219,11 +220,9 @@ def validate_dataset(genres_dir: Path, cfg: ValidateConfig, genres: list[str],
     }
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomic(report_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
-    manifest_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = manifest_path.with_name(manifest_path.name + ".tmp")
-    manifest[MANIFEST_COLUMNS].to_csv(tmp, index=False)
-    os.replace(tmp, manifest_path)
+    write_text_atomic(report_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    with atomic_path(manifest_path) as tmp:
+        manifest[MANIFEST_COLUMNS].to_csv(tmp, index=False)
 
     if bad_files and cfg.policy == "fail":
         listed = "; ".join(f"{b['path']}: {', '.join(b['problems'])}" for b in bad_files)
@@ -243,9 +242,3 @@ def read_manifest(path: Path, kept_only: bool = True) -> pd.DataFrame:
     except FileNotFoundError:
         raise MusicGenreError(f"{path}: manifest not found; run the validate stage first") from None
     return manifest[manifest["keep"]].reset_index(drop=True) if kept_only else manifest
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
