@@ -2,6 +2,18 @@
 
 from torch import nn
 
+from musicgenre.errors import ConfigError
+
+
+def check_dropout(key: str, dropout: float) -> None:
+    if not 0 <= dropout < 1:
+        raise ConfigError(f"{key}.dropout: must be in [0, 1), got {dropout}")
+
+
+def check_channels(key: str, channels: list[int]) -> None:
+    if not channels or min(channels) < 1:
+        raise ConfigError(f"{key}.channels: need at least one positive channel count")
+
 
 class ConvBlock(nn.Sequential):
     """3x3 conv -> batch norm -> ReLU -> max-pool (the VGG-style block of most music CNNs)."""

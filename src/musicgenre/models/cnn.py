@@ -5,8 +5,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from musicgenre.errors import ConfigError
-from musicgenre.models.blocks import conv_stack
+from musicgenre.models.blocks import check_channels, check_dropout, conv_stack
 
 
 @dataclass
@@ -16,10 +15,8 @@ class CNNConfig:
     dropout: float = 0.3
 
     def check(self, key: str) -> None:
-        if not self.channels or min(self.channels) < 1:
-            raise ConfigError(f"{key}.channels: need at least one positive channel count")
-        if not 0 <= self.dropout < 1:
-            raise ConfigError(f"{key}.dropout: must be in [0, 1), got {self.dropout}")
+        check_channels(key, self.channels)
+        check_dropout(key, self.dropout)
 
 
 class CNN(nn.Module):

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from musicgenre.errors import ConfigError
-from musicgenre.models.blocks import conv_stack
+from musicgenre.models.blocks import check_channels, check_dropout, conv_stack
 from musicgenre.models.rnn import AttentionPool, pool_sequence
 
 
@@ -24,12 +24,10 @@ class CRNNConfig:
     dropout: float = 0.3
 
     def check(self, key: str) -> None:
-        if not self.channels or min(self.channels) < 1:
-            raise ConfigError(f"{key}.channels: need at least one positive channel count")
+        check_channels(key, self.channels)
         if len(self.time_pool) != len(self.channels) or min(self.time_pool) < 1:
             raise ConfigError(f"{key}.time_pool: one positive factor per conv block")
-        if not 0 <= self.dropout < 1:
-            raise ConfigError(f"{key}.dropout: must be in [0, 1), got {self.dropout}")
+        check_dropout(key, self.dropout)
 
 
 class CRNN(nn.Module):

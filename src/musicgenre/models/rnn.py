@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from musicgenre.errors import ConfigError
+from musicgenre.models.blocks import check_dropout
 
 
 @dataclass
@@ -20,8 +21,7 @@ class RNNConfig:
     def check(self, key: str) -> None:
         if self.hidden < 1 or self.layers < 1:
             raise ConfigError(f"{key}.hidden and {key}.layers: must be >= 1")
-        if not 0 <= self.dropout < 1:
-            raise ConfigError(f"{key}.dropout: must be in [0, 1), got {self.dropout}")
+        check_dropout(key, self.dropout)
 
 
 class AttentionPool(nn.Module):
