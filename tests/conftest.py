@@ -194,7 +194,7 @@ def small_model_cfg(name):
 def _fast_train():
     from musicgenre.config import TrainConfig
 
-    return TrainConfig(epochs=12, batch_size=32, patience=4)
+    return TrainConfig(epochs=12, batch_size=32, patience=4, min_epochs=3)
 
 
 FAST_TRAIN = _fast_train()

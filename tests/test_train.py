@@ -15,7 +15,7 @@ from musicgenre.evaluate import evaluate_classifier
 from musicgenre.features import load_split
 from musicgenre.inference import load_classifier
 from musicgenre.models import build_model
-from musicgenre.train import TrainingData, train_neural
+from musicgenre.train import TrainingData, WeightAverage, train_neural
 
 
 @pytest.mark.parametrize("name", ["cnn", "rnn", "crnn"])
@@ -61,11 +61,42 @@ def test_training_logs_curves_and_early_stops(trained):
     assert timing["mean_epoch_seconds"] > 0
 
 
-def test_same_seed_same_weights_and_metrics(synthetic_features, tmp_path):
-    full = TrainingData.from_features_dir(synthetic_features)
+def test_weight_average_follows_the_model_with_warm_up():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 1), torch.nn.BatchNorm1d(1))
+    average = WeightAverage(model, horizon_steps=4)  # decay 0.75 once warmed up
+    start = model[0].weight.detach().clone()
+    expected = start.clone()
+    for step in range(30):
+        with torch.no_grad():
+            model[0].weight.add_(1.0)
+        model[1].num_batches_tracked += 1
+        average.update(model)
+        decay = min(0.75, (1 + step) / (10 + step))
+        expected = decay * expected + (1 - decay) * model[0].weight.detach()
+    assert torch.allclose(average.model[0].weight, expected)
+    # The model moved by 30; the average lags about decay / (1 - decay) = 3 steps behind.
+    lag = (model[0].weight - average.model[0].weight).abs()
+    assert ((lag > 2) & (lag < 4)).all(), lag
+    assert average.model[1].num_batches_tracked.item() == 30
+
+
+def _train_slice(features_dir):
+    full = TrainingData.from_features_dir(features_dir)
     keep = full.idx_train.index < 320  # a slice keeps the test quick
-    data = replace(full, x_train=np.asarray(full.x_train[:320]),
+    return replace(full, x_train=np.asarray(full.x_train[:320]),
                    idx_train=full.idx_train[keep].reset_index(drop=True))
+
+
+def test_no_best_epoch_before_min_epochs(synthetic_features, tmp_path):
+    cfg = replace(FAST_TRAIN, epochs=6, min_epochs=5, patience=1)
+    summary = train_neural("cnn", small_model_cfg("cnn"), cfg, 3, _train_slice(synthetic_features),
+                           tmp_path / "m", tmp_path / "live", progress=False)
+    assert summary["best_epoch"] in (5, 6)
+    assert summary["epochs_run"] == 6  # a patience of 1 could not stop it before epoch 6
+
+
+def test_same_seed_same_weights_and_metrics(synthetic_features, tmp_path):
+    data = _train_slice(synthetic_features)
     cfg = replace(FAST_TRAIN, epochs=2)
     runs = []
     for k in range(2):

@@ -266,6 +266,8 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     patience: int = 10  # epochs without a lower validation loss before stopping
+    min_epochs: int = 10  # no stopping and no best-epoch pick before this epoch
+    ema_epochs: float = 2.0  # weights averaged over about this many epochs; 0: no averaging
     mixup_alpha: float = 0.2  # 0: no mixup
     label_smoothing: float = 0.0
     spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
@@ -274,8 +276,10 @@ class TrainConfig:
     def check(self, key: str) -> None:
         for name in ("epochs", "batch_size", "lr", "patience"):
             _positive(key, name, getattr(self, name))
-        if self.weight_decay < 0 or self.mixup_alpha < 0 or self.threads < 0:
-            raise ConfigError(f"{key}: weight_decay, mixup_alpha and threads must be >= 0")
+        if min(self.weight_decay, self.mixup_alpha, self.threads, self.ema_epochs,
+               self.min_epochs) < 0:
+            raise ConfigError(f"{key}: weight_decay, mixup_alpha, ema_epochs, min_epochs and "
+                              "threads must be >= 0")
         if not 0 <= self.label_smoothing < 1:
             raise ConfigError(f"{key}.label_smoothing: must be in [0, 1)")
 
