@@ -49,3 +49,26 @@ def test_track_level_averages_segment_log_probabilities():
 def test_empty_test_split_gives_null_metrics():
     m = classification_metrics(np.array([], dtype=int), np.array([], dtype=int), GENRES)
     assert m["n_tracks"] == 0 and m["accuracy"] is None
+
+
+@pytest.mark.parametrize("name", ["crnn", "baseline"])
+def test_track_predictions_of_a_trained_model(trained, synthetic_features, name):
+    from musicgenre.evaluate import evaluate_classifier
+    from musicgenre.features import load_split
+    from musicgenre.inference import load_classifier
+
+    classifier = load_classifier(trained[0] / name)
+    x, index = load_split(synthetic_features, "test")
+    metrics, tracks = evaluate_classifier(classifier, x, index)
+    assert list(tracks["track_id"]) == sorted(index["track_id"].unique())
+    for row in tracks.itertuples():
+        segments = x[index.index[index["track_id"] == row.track_id]]
+        expected = classifier.track_log_probs(segments)
+        assert row.predicted == int(np.argmax(expected))
+        assert row.true == int(index.loc[index["track_id"] == row.track_id, "label"].iloc[0])
+        proba = np.array([getattr(row, f"p_{g}") for g in classifier.genres])
+        np.testing.assert_allclose(proba, np.exp(expected) / np.exp(expected).sum(), rtol=1e-5)
+    assert metrics["accuracy"] == pytest.approx((tracks["true"] == tracks["predicted"]).mean())
+
+    empty, none = evaluate_classifier(classifier, x[:0], index.iloc[:0])
+    assert len(none) == 0 and empty["n_tracks"] == 0 and empty["accuracy"] is None

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from musicgenre.inference import Classifier
+from musicgenre.inference import Classifier, track_scores
 
 
 def wilson_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -62,20 +62,21 @@ def predict_tracks(classifier: Classifier, x: np.ndarray, index: pd.DataFrame
                    ) -> tuple[pd.DataFrame, np.ndarray]:
     """Per-track predictions (track_id, true, predicted, p_<genre>...) and segment log-probs."""
     segment_lp = classifier.segment_log_probs(x)
-    rows = []
-    columns = ["track_id", "true", "predicted", *(f"p_{g}" for g in classifier.genres)]
-    for track_id, part in index.groupby("track_id", sort=True):
-        if classifier.is_neural:
-            track_lp = segment_lp[part.index.to_numpy()].mean(axis=0)
-        else:
-            track_lp = classifier.track_log_probs(x[part.index.to_numpy()])
-        proba = np.exp(track_lp - track_lp.max())
-        proba /= proba.sum()
-        rows.append({"track_id": track_id, "true": int(part["label"].iloc[0]),
-                     "predicted": int(np.argmax(track_lp)),
-                     **{f"p_{g}": float(v) for g, v in zip(classifier.genres, proba,
-                                                           strict=True)}})
-    return pd.DataFrame(rows, columns=columns), segment_lp
+    groups = index.groupby("track_id", sort=True)
+    if classifier.is_neural:
+        track_lp = track_scores(segment_lp, index).to_numpy()
+    else:  # the baseline scores a track's statistics, not its segments one by one
+        track_lp = np.array([classifier.track_log_probs(x[part.index.to_numpy()])
+                             for _, part in groups]).reshape(len(groups), len(classifier.genres))
+    proba = np.exp(track_lp - track_lp.max(axis=1, keepdims=True))
+    proba /= proba.sum(axis=1, keepdims=True)
+    truth = groups["label"].first()  # sorted by track_id, like track_lp
+    tracks = pd.DataFrame({"track_id": truth.index.to_numpy(),
+                           "true": truth.to_numpy(dtype=int),
+                           "predicted": track_lp.argmax(axis=1)})
+    for g, column in zip(classifier.genres, proba.T, strict=True):
+        tracks[f"p_{g}"] = column.astype(float)
+    return tracks, segment_lp
 
 
 def evaluate_classifier(classifier: Classifier, x: np.ndarray, index: pd.DataFrame) -> tuple[
