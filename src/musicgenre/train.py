@@ -1,7 +1,8 @@
 """The train stage: fit one model on the training features, early-stopped on validation loss.
 
 Neural models: Adam with weight decay, SpecAugment-style masks and mixup on training batches,
-early stopping with patience, the best epoch's weights kept. Every epoch's train/validation
+a moving average of the weights (what is validated and saved), early stopping with patience
+from min_epochs on, the best epoch's weights kept. Every epoch's train/validation
 loss and accuracy are logged with dvclive for `dvc plots`. Seeded end to end, so the same
 params give the same weights and metrics on CPU. The baseline fits in one step.
 """
