@@ -54,7 +54,6 @@ def measure(model_name: str, features: Path, batches: int, naive: bool) -> dict:
     """Runs in a child process: time `batches` training steps, estimate one epoch."""
     import torch
 
-    from musicgenre.features import load_meta, load_split
     from musicgenre.models import CONFIGS, build_model
     from musicgenre.train import TrainingData, _evaluate, train_step
 
@@ -62,7 +61,7 @@ def measure(model_name: str, features: Path, batches: int, naive: bool) -> dict:
     if naive:  # what a first script does: the whole training array in RAM as float32
         data.x_train = np.asarray(np.load(features / "train.npy"), dtype=np.float32)
     cfg = TrainConfig()
-    meta = load_meta(features)
+    meta = data.meta
     mean, std = np.zeros(len(meta["mean"]), np.float32), np.ones(len(meta["std"]), np.float32)
     x, index = data.x_train, data.idx_train
     y = index["label"].to_numpy(np.int64)
@@ -87,7 +86,7 @@ def measure(model_name: str, features: Path, batches: int, naive: bool) -> dict:
             train_step(model, optimizer, x[rows], y[rows], mean, std, cfg, rng, generator, 10)
             times.append(time.perf_counter() - start)
         per_batch = float(np.median(times[2:]))
-        x_val, y_val = load_split(features, "val")[0], data.idx_val["label"].to_numpy(np.int64)
+        x_val, y_val = data.x_val, data.idx_val["label"].to_numpy(np.int64)
         start = time.perf_counter()
         _evaluate(model, x_val[:1024], y_val[:1024], mean, std)
         val_seconds = (time.perf_counter() - start) * len(x_val) / 1024

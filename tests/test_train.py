@@ -70,7 +70,7 @@ def test_weight_average_follows_the_model_with_warm_up():
         with torch.no_grad():
             model[0].weight.add_(1.0)
         model[1].num_batches_tracked += 1
-        average.update(model)
+        average.update()
         decay = min(0.75, (1 + step) / (10 + step))
         expected = decay * expected + (1 - decay) * model[0].weight.detach()
     assert torch.allclose(average.model[0].weight, expected)

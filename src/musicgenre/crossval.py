@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from musicgenre.atomic import write_text_atomic
 from musicgenre.features import RunningStats, extract_features, load_meta, load_split
 from musicgenre.inference import load_classifier
 from musicgenre.split import kfold_assign
@@ -105,5 +106,4 @@ def format_crossval(result: dict) -> str:
 
 
 def write_crossval(result: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    write_text_atomic(path, json.dumps(result, indent=2) + "\n")  # rewritten after each fold

@@ -105,15 +105,18 @@ class WeightAverage:
         self.model = copy.deepcopy(model).eval()
         self.decay = 1.0 - 1.0 / horizon_steps
         self.updates = 0
+        # state_dict tensors share storage with the live ones: pair them once, not every step.
+        self.pairs = list(zip(self.model.state_dict().values(), model.state_dict().values(),
+                              strict=True))
 
-    def update(self, model) -> None:
+    def update(self) -> None:
+        """Fold the tracked model's current weights into the average (after each step)."""
         import torch
 
         decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
         self.updates += 1
         with torch.no_grad():
-            for avg, new in zip(self.model.state_dict().values(), model.state_dict().values(),
-                                strict=True):
+            for avg, new in self.pairs:
                 if avg.is_floating_point():
                     avg.lerp_(new, 1.0 - decay)
                 else:  # counters such as num_batches_tracked
@@ -213,7 +216,7 @@ def train_neural(name: str, model_cfg, cfg: TrainConfig, seed: int, data: Traini
                 loss, hits = train_step(model, optimizer, x_train[rows], y_train[rows], mean,
                                         std, cfg, rng, generator, n_classes)
                 if average:
-                    average.update(model)
+                    average.update()
                 total_loss += loss * len(rows)
                 correct += hits
             epoch_seconds.append(time.perf_counter() - start)

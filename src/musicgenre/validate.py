@@ -218,9 +218,7 @@ def validate_dataset(genres_dir: Path, cfg: ValidateConfig, genres: list[str],
         "success": not bad_files and not low_genres,
         "data_docs": (docs_dir / "index.html").as_posix(),
     }
-    report_dir = Path(report_dir)
-    report_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(report_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    write_text_atomic(Path(report_dir) / "summary.json", json.dumps(summary, indent=2) + "\n")
     with atomic_path(manifest_path) as tmp:
         manifest[MANIFEST_COLUMNS].to_csv(tmp, index=False)
 
