@@ -175,6 +175,9 @@ def crossval(
     folds: int = typer.Option(5, min=2, help="Number of folds (split by track)."),
     params: Path = typer.Option(Path("params.yaml"), help="Parameters file."),
     out: Path = typer.Option(None, help="Write the full result as JSON here."),
+    refit: bool = typer.Option(True, help="Train each fold's final model on every non-test "
+                               "track (for the epochs early stopping chose), not only on the "
+                               "training folds."),
 ) -> None:
     """K-fold cross-validation by track: mean and spread of track-level test accuracy."""
     from musicgenre.config import load_params
@@ -184,7 +187,7 @@ def crossval(
         names = [m.strip() for m in models.split(",") if m.strip()]
         sections = ["seed", "genres", "features", "augment", "train", *names]
         loaded = load_params(*dict.fromkeys(sections), path=params)
-        result = cross_validate(data, loaded, names, folds, partial_out=out)
+        result = cross_validate(data, loaded, names, folds, partial_out=out, refit=refit)
     except MusicGenreError as exc:
         _fail(exc)
     typer.echo(format_crossval(result))

@@ -5,12 +5,19 @@ of about +/-30 points). Here every track is tested exactly once: for fold f, the
 f are the test set, fold f+1 is the validation set for early stopping, the rest train. Features
 (and the augmented copies of every track) are extracted once; each fold fits its own
 normalisation on its own training tracks. Folds never split a track's segments.
+
+With `refit` (the default) each fold then trains its final model on every non-test track, as
+the pipeline would on a dataset of that size: neural models for the number of epochs early
+stopping chose on the validation fold, the baseline (which has no epochs) directly. On 50
+tracks this is 40 training tracks instead of 30, and that matters: on the GTZAN dev tracks it
+moved the baseline from 56% to 68%. The test fold is never seen before it is scored.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,9 +38,34 @@ def _subset(x: np.ndarray, index: pd.DataFrame, mask: np.ndarray):
     return np.asarray(x[rows]), sub
 
 
+def _training_data(x_all, idx_all, train_mask, val_mask, meta) -> TrainingData:
+    """Segments of the masked tracks, normalised by statistics of the training tracks only."""
+    x_tr, i_tr = _subset(x_all, idx_all, train_mask)
+    x_va, i_va = _subset(x_all, idx_all, val_mask)
+    stats = RunningStats(x_tr.shape[1])
+    stats.add(x_tr)
+    mean, std = stats.result()
+    return TrainingData(x_tr, i_tr, x_va, i_va, {**meta, "mean": mean.tolist(),
+                                                 "std": std.tolist()})
+
+
+def _fit(name: str, params: dict, data: TrainingData, out: Path, progress: bool,
+         epochs: int | None = None) -> dict:
+    if name == "baseline":
+        return train_baseline(params["baseline"], params["seed"], data, out, out / "live")
+    cfg = params["train"]
+    if epochs is not None:
+        # Exactly `epochs` epochs, the last one kept: min_epochs = epochs means no earlier
+        # epoch can be picked and nothing stops sooner. The validation tracks are then part of
+        # the training set, so what the run logs for them is not a held-out score.
+        cfg = replace(cfg, epochs=epochs, min_epochs=epochs, patience=epochs)
+    return train_neural(name, params[name], cfg, params["seed"], data, out, out / "live",
+                        progress=progress)
+
+
 def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int = 5,
                    progress: bool = True, work_dir: Path | None = None,
-                   partial_out: Path | None = None) -> dict:
+                   partial_out: Path | None = None, refit: bool = True) -> dict:
     """Track-level test accuracy of each model on each fold; params as load_params gives."""
     seed, genres = params["seed"], params["genres"]
     manifest = scan_folder(genres_dir, progress=progress)
@@ -53,31 +85,33 @@ def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int
         per_fold = []
         for f in range(folds):
             val_fold = (f + 1) % folds
-            train_mask = (track_fold != f) & (track_fold != val_fold)
-            x_tr, i_tr = _subset(x_all, idx_all, train_mask)
-            x_va, i_va = _subset(x_all, idx_all, (track_fold == val_fold) & original)
+            selection = _training_data(x_all, idx_all,
+                                       (track_fold != f) & (track_fold != val_fold),
+                                       (track_fold == val_fold) & original, meta)
+            final = _training_data(x_all, idx_all, track_fold != f,
+                                   (track_fold == val_fold) & original, meta) if refit else None
             x_te, i_te = _subset(x_all, idx_all, (track_fold == f) & original)
-            stats = RunningStats(x_tr.shape[1])
-            stats.add(x_tr)
-            mean, std = stats.result()
-            fold_meta = {**meta, "mean": mean.tolist(), "std": std.tolist()}
-            data = TrainingData(x_tr, i_tr, x_va, i_va, fold_meta)
             truth = i_te.groupby("track_id")["label"].first()
             for name in models:
                 out = tmp / f"fold{f}" / name
-                if name == "baseline":
-                    train_baseline(params["baseline"], seed, data, out, out / "live")
-                else:
-                    train_neural(name, params[name], params["train"], seed, data, out,
-                                 out / "live", progress=progress)
+                record = {"fold": f, "model": name, "test_tracks": len(truth),
+                          "train_tracks": int(selection.idx_train["track_id"].nunique())}
+                if name != "baseline" or not refit:  # the baseline has no epochs to choose
+                    summary = _fit(name, params, selection, out, progress)
+                    record["best_epoch"] = summary.get("best_epoch")
+                if refit:
+                    out = tmp / f"fold{f}" / f"{name}-refit"
+                    _fit(name, params, final, out, progress, record.get("best_epoch"))
+                    record["train_tracks"] = int(final.idx_train["track_id"].nunique())
                 classifier = load_classifier(out)
-                predicted = {tid: int(np.argmax(classifier.track_log_probs(
-                    x_te[i_te.index[i_te["track_id"] == tid]]))) for tid in truth.index}
-                correct = sum(predicted[t] == truth[t] for t in truth.index)
-                per_fold.append({"fold": f, "model": name, "test_tracks": len(truth),
-                                 "correct": int(correct), "accuracy": correct / len(truth)})
+                correct = sum(int(np.argmax(classifier.track_log_probs(
+                    x_te[i_te.index[i_te["track_id"] == tid]]))) == truth[tid]
+                    for tid in truth.index)
+                record.update(correct=int(correct), accuracy=correct / len(truth))
+                per_fold.append(record)
                 if progress:
-                    print(f"crossval: fold {f + 1}/{folds} {name}: "
+                    print(f"crossval: fold {f + 1}/{folds} {name} "
+                          f"(trained on {record['train_tracks']} tracks): "
                           f"{correct}/{len(truth)} test tracks right", flush=True)
                 if partial_out is not None:  # a long run keeps what it has finished
                     write_crossval({"folds": folds, "done": per_fold}, partial_out)
@@ -90,18 +124,24 @@ def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int
                          "std_fold_accuracy": float(rows["accuracy"].std(ddof=1)),
                          "pooled_accuracy": pooled, "tracks": n,
                          "ci95": 1.96 * float(np.sqrt(pooled * (1 - pooled) / n))}
-    return {"folds": folds, "tracks": len(manifest), "seed": seed, "summary": summary,
-            "per_fold": per_fold}
+    return {"folds": folds, "tracks": len(manifest), "seed": seed, "refit": refit,
+            "summary": summary, "per_fold": per_fold}
 
 
 def format_crossval(result: dict) -> str:
+    protocol = ("final models refit on all non-test tracks" if result["refit"]
+                else "final models trained without the validation fold")
     lines = [f"{result['folds']}-fold cross-validation by track on {result['tracks']} tracks "
-             f"(seed {result['seed']})", "",
-             "| model | mean fold accuracy | std over folds | pooled accuracy (95% CI) |",
-             "|---|---|---|---|"]
+             f"(seed {result['seed']}; {protocol})", "",
+             "| model | correct per fold | mean fold accuracy | std over folds "
+             "| pooled accuracy (95% CI) |",
+             "|---|---|---|---|---|"]
     for name, s in result["summary"].items():
-        lines.append(f"| {name} | {s['mean_fold_accuracy']:.3f} | {s['std_fold_accuracy']:.3f}"
-                     f" | {s['pooled_accuracy']:.3f} +/- {s['ci95']:.3f} |")
+        correct = ", ".join(f"{r['correct']}/{r['test_tracks']}" for r in result["per_fold"]
+                            if r["model"] == name)
+        lines.append(f"| {name} | {correct} | {s['mean_fold_accuracy']:.3f} "
+                     f"| {s['std_fold_accuracy']:.3f} "
+                     f"| {s['pooled_accuracy']:.3f} +/- {s['ci95']:.3f} |")
     return "\n".join(lines)
 
 

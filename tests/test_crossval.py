@@ -1,0 +1,86 @@
+"""K-fold cross-validation by track: fold assignment, every track tested once, the refit."""
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import FAST_TRAIN, small_model_cfg
+from musicgenre.config import GTZAN_GENRES, AugmentConfig, FeaturesConfig
+from musicgenre.crossval import _fit, cross_validate, format_crossval
+from musicgenre.errors import MusicGenreError
+from musicgenre.models.baseline import BaselineConfig
+from musicgenre.split import kfold_assign
+from musicgenre.train import TrainingData
+
+
+def _manifest(per_genre: dict[str, int]) -> pd.DataFrame:
+    rows = [{"id": f"{g}.{i:05d}", "genre": g, "md5": f"{g}-{i}"}
+            for g, n in per_genre.items() for i in range(n)]
+    return pd.DataFrame(rows)
+
+
+def test_kfold_deals_each_genre_evenly_and_keeps_duplicates_together():
+    manifest = _manifest({"rock": 11, "metal": 9, "jazz": 5})
+    # rock.00002 == metal.00003 byte for byte (like GTZAN's rock.00016 == metal.00058)
+    manifest.loc[manifest["id"] == "metal.00003", "md5"] = "rock-2"
+    fold = kfold_assign(manifest, 5, seed=3)
+    assert set(fold) == set(range(5))
+    by_id = dict(zip(manifest["id"], fold, strict=True))
+    assert by_id["rock.00002"] == by_id["metal.00003"]
+    for genre, rows in manifest.groupby("genre"):
+        counts = np.bincount(fold[rows.index], minlength=5)
+        assert counts.max() - counts.min() <= 1, (genre, counts)
+    assert np.array_equal(fold, kfold_assign(manifest, 5, seed=3))
+    assert not np.array_equal(fold, kfold_assign(manifest, 5, seed=4))
+    with pytest.raises(MusicGenreError, match="at least 2 folds"):
+        kfold_assign(manifest, 1, seed=3)
+
+
+def _params():
+    return {"seed": 5, "genres": list(GTZAN_GENRES),
+            "features": FeaturesConfig(n_mels=32, segment_s=2.0, segment_hop_s=1.0),
+            "augment": AugmentConfig(copies=1),
+            "train": replace(FAST_TRAIN, epochs=4, min_epochs=2, patience=2),
+            "crnn": small_model_cfg("crnn"), "baseline": BaselineConfig()}
+
+
+def test_every_track_is_tested_once_and_final_models_refit_on_all_non_test_tracks(
+        synthetic_genres_dir, tmp_path):
+    result = cross_validate(synthetic_genres_dir, _params(), ["baseline", "crnn"], folds=3,
+                            progress=False, work_dir=tmp_path, partial_out=tmp_path / "cv.json")
+    assert result["tracks"] == 30 and result["refit"]
+    rows = pd.DataFrame(result["per_fold"])
+    assert len(rows) == 6
+    for name, per_model in rows.groupby("model"):
+        assert per_model["test_tracks"].sum() == 30  # 3 folds of one track per genre
+        assert (per_model["train_tracks"] == 20).all()  # everything but the test fold
+        s = result["summary"][name]
+        assert s["pooled_accuracy"] == per_model["correct"].sum() / 30
+        assert 0.0 <= s["ci95"] <= 0.5
+    crnn = rows[rows["model"] == "crnn"]
+    assert crnn["best_epoch"].between(2, 4).all()  # chosen on the validation fold
+    assert rows[rows["model"] == "baseline"]["best_epoch"].isna().all()
+    table = format_crossval(result)
+    assert "refit on all non-test tracks" in table
+    assert ", ".join(f"{c}/10" for c in crnn["correct"]) in table
+    assert (tmp_path / "cv.json").exists()
+    assert list(tmp_path.iterdir()) == [tmp_path / "cv.json"]  # temporary features removed
+
+
+def test_without_refit_the_validation_fold_is_held_out(synthetic_genres_dir, tmp_path):
+    result = cross_validate(synthetic_genres_dir, _params(), ["baseline"], folds=3,
+                            progress=False, work_dir=tmp_path, refit=False)
+    rows = pd.DataFrame(result["per_fold"])
+    assert (rows["train_tracks"] == 10).all() and rows["test_tracks"].sum() == 30
+    assert "without the validation fold" in format_crossval(result)
+
+
+def test_refit_trains_exactly_the_chosen_epochs_and_keeps_the_last(synthetic_features,
+                                                                     tmp_path):
+    full = TrainingData.from_features_dir(synthetic_features)
+    data = replace(full, x_train=np.asarray(full.x_train[:200]),
+                   idx_train=full.idx_train.iloc[:200])
+    summary = _fit("crnn", _params(), data, tmp_path / "refit", progress=False, epochs=3)
+    assert summary["epochs_run"] == 3 and summary["best_epoch"] == 3
