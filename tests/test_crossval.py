@@ -61,6 +61,7 @@ def test_every_track_is_tested_once_and_final_models_refit_on_all_non_test_track
         assert 0.0 <= s["ci95"] <= 0.5
     crnn = rows[rows["model"] == "crnn"]
     assert crnn["best_epoch"].between(2, 4).all()  # chosen on the validation fold
+    assert crnn["correct_before_refit"].between(0, 10).all()
     assert rows[rows["model"] == "baseline"]["best_epoch"].isna().all()
     table = format_crossval(result)
     assert "refit on all non-test tracks" in table

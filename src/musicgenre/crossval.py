@@ -63,6 +63,15 @@ def _fit(name: str, params: dict, data: TrainingData, out: Path, progress: bool,
                         progress=progress)
 
 
+def _tracks_right(model_dir: Path, x_test: np.ndarray, idx_test: pd.DataFrame) -> int:
+    """How many test tracks the saved model classifies right (segments averaged per track)."""
+    classifier = load_classifier(model_dir)
+    truth = idx_test.groupby("track_id")["label"].first()
+    return int(sum(int(np.argmax(classifier.track_log_probs(
+        x_test[idx_test.index[idx_test["track_id"] == tid]]))) == truth[tid]
+        for tid in truth.index))
+
+
 def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int = 5,
                    progress: bool = True, work_dir: Path | None = None,
                    partial_out: Path | None = None, refit: bool = True) -> dict:
@@ -92,22 +101,22 @@ def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int
                                    (track_fold == val_fold) & original, meta) if refit else None
             x_te, i_te = _subset(x_all, idx_all, (track_fold == f) & original)
             truth = i_te.groupby("track_id")["label"].first()
+            train_tracks = int((final if refit else selection).idx_train["track_id"].nunique())
             for name in models:
-                out = tmp / f"fold{f}" / name
                 record = {"fold": f, "model": name, "test_tracks": len(truth),
-                          "train_tracks": int(selection.idx_train["track_id"].nunique())}
-                if name != "baseline" or not refit:  # the baseline has no epochs to choose
+                          "train_tracks": train_tracks}
+                out = tmp / f"fold{f}" / name
+                if name == "baseline" and refit:  # no epochs to choose: fit the final model
+                    _fit(name, params, final, out, progress)
+                else:
                     summary = _fit(name, params, selection, out, progress)
                     record["best_epoch"] = summary.get("best_epoch")
-                if refit:
-                    out = tmp / f"fold{f}" / f"{name}-refit"
-                    _fit(name, params, final, out, progress, record.get("best_epoch"))
-                    record["train_tracks"] = int(final.idx_train["track_id"].nunique())
-                classifier = load_classifier(out)
-                correct = sum(int(np.argmax(classifier.track_log_probs(
-                    x_te[i_te.index[i_te["track_id"] == tid]]))) == truth[tid]
-                    for tid in truth.index)
-                record.update(correct=int(correct), accuracy=correct / len(truth))
+                    if refit:
+                        record["correct_before_refit"] = _tracks_right(out, x_te, i_te)
+                        out = tmp / f"fold{f}" / f"{name}-refit"
+                        _fit(name, params, final, out, progress, summary["best_epoch"])
+                correct = _tracks_right(out, x_te, i_te)
+                record.update(correct=correct, accuracy=correct / len(truth))
                 per_fold.append(record)
                 if progress:
                     print(f"crossval: fold {f + 1}/{folds} {name} "
