@@ -6,11 +6,11 @@ f are the test set, fold f+1 is the validation set for early stopping, the rest 
 (and the augmented copies of every track) are extracted once; each fold fits its own
 normalisation on its own training tracks. Folds never split a track's segments.
 
-With `refit` (the default) each fold then trains its final model on every non-test track, as
-the pipeline would on a dataset of that size: neural models for the number of epochs early
-stopping chose on the validation fold, the baseline (which has no epochs) directly. On 50
-tracks this is 40 training tracks instead of 30, and that matters: on the GTZAN dev tracks it
-moved the baseline from 56% to 68%. The test fold is never seen before it is scored.
+With `refit` (the default) each fold then trains its final model on every non-test track:
+neural models for the number of epochs early stopping chose on the validation fold, the
+baseline (which has no epochs) directly. On 50 tracks this is 40 training tracks instead of
+30, which matters: on the GTZAN dev tracks it moved the baseline from 56% to 68% and the crnn
+from 78% to 80%. The test fold is never seen before it is scored.
 """
 
 from __future__ import annotations
