@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from musicgenre.atomic import write_text_atomic
+from musicgenre.evaluate import predict_tracks
 from musicgenre.features import RunningStats, extract_features, load_meta, load_split
 from musicgenre.inference import load_classifier
 from musicgenre.split import kfold_assign
@@ -64,12 +65,9 @@ def _fit(name: str, params: dict, data: TrainingData, out: Path, progress: bool,
 
 
 def _tracks_right(model_dir: Path, x_test: np.ndarray, idx_test: pd.DataFrame) -> int:
-    """How many test tracks the saved model classifies right (segments averaged per track)."""
-    classifier = load_classifier(model_dir)
-    truth = idx_test.groupby("track_id")["label"].first()
-    return int(sum(int(np.argmax(classifier.track_log_probs(
-        x_test[idx_test.index[idx_test["track_id"] == tid]]))) == truth[tid]
-        for tid in truth.index))
+    """How many test tracks the saved model classifies right, scored as the evaluate stage does."""
+    tracks, _ = predict_tracks(load_classifier(model_dir), x_test, idx_test)
+    return int((tracks["true"] == tracks["predicted"]).sum())
 
 
 def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int = 5,
@@ -94,11 +92,12 @@ def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int
         per_fold = []
         for f in range(folds):
             val_fold = (f + 1) % folds
+            val_mask = (track_fold == val_fold) & original
             selection = _training_data(x_all, idx_all,
-                                       (track_fold != f) & (track_fold != val_fold),
-                                       (track_fold == val_fold) & original, meta)
-            final = _training_data(x_all, idx_all, track_fold != f,
-                                   (track_fold == val_fold) & original, meta) if refit else None
+                                       (track_fold != f) & (track_fold != val_fold), val_mask,
+                                       meta)
+            final = (_training_data(x_all, idx_all, track_fold != f, val_mask, meta)
+                     if refit else None)
             x_te, i_te = _subset(x_all, idx_all, (track_fold == f) & original)
             truth = i_te.groupby("track_id")["label"].first()
             train_tracks = int((final if refit else selection).idx_train["track_id"].nunique())
