@@ -63,8 +63,20 @@ def test_every_track_is_tested_once_and_final_models_refit_on_all_non_test_track
     assert crnn["best_epoch"].between(2, 4).all()  # chosen on the validation fold
     assert crnn["correct_before_refit"].between(0, 10).all()
     assert rows[rows["model"] == "baseline"]["best_epoch"].isna().all()
+    for record in result["per_fold"]:  # every miss is listed, with what it was taken for
+        assert len(record["wrong"]) == record["test_tracks"] - record["correct"]
+        assert all(w["true_genre"] != w["predicted_genre"] for w in record["wrong"])
+    missed = {m: {w["track_id"] for r in result["per_fold"] if r["model"] == m
+                  for w in r["wrong"]} for m in ("baseline", "crnn")}
+    assert result["wrong_for_every_model"] == sorted(missed["baseline"] & missed["crnn"])
+    for name in ("baseline", "crnn"):
+        recall = result["summary"][name]["genre_recall"]
+        assert len(recall) == 10  # 3 test tracks per genre over the folds
+        assert sum(recall.values()) * 3 == pytest.approx(
+            rows[rows["model"] == name]["correct"].sum())
     table = format_crossval(result)
     assert "refit on all non-test tracks" in table
+    assert "| blues | " in table and "Tracks no model got right" in table
     assert ", ".join(f"{c}/10" for c in crnn["correct"]) in table
     assert (tmp_path / "cv.json").exists()
     assert list(tmp_path.iterdir()) == [tmp_path / "cv.json"]  # temporary features removed

@@ -64,10 +64,18 @@ def _fit(name: str, params: dict, data: TrainingData, out: Path, progress: bool,
                         progress=progress)
 
 
-def _tracks_right(model_dir: Path, x_test: np.ndarray, idx_test: pd.DataFrame) -> int:
-    """How many test tracks the saved model classifies right, scored as the evaluate stage does."""
+def _score_tracks(model_dir: Path, x_test: np.ndarray, idx_test: pd.DataFrame,
+                  genres: list[str]) -> pd.DataFrame:
+    """The saved model's test-track predictions, scored as the evaluate stage does:
+    track_id, true_genre, predicted_genre."""
     tracks, _ = predict_tracks(load_classifier(model_dir), x_test, idx_test)
-    return int((tracks["true"] == tracks["predicted"]).sum())
+    return pd.DataFrame({"track_id": tracks["track_id"],
+                         "true_genre": [genres[i] for i in tracks["true"]],
+                         "predicted_genre": [genres[i] for i in tracks["predicted"]]})
+
+
+def _right(tracks: pd.DataFrame) -> pd.Series:
+    return tracks["true_genre"] == tracks["predicted_genre"]
 
 
 def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int = 5,
@@ -89,7 +97,7 @@ def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int
         meta = load_meta(tmp / "features")
         track_fold = idx_all["track_id"].map(fold_of).to_numpy()
         original = (idx_all["copy"] == 0).to_numpy()
-        per_fold = []
+        per_fold, predictions = [], []
         for f in range(folds):
             val_fold = (f + 1) % folds
             val_mask = (track_fold == val_fold) & original
@@ -111,11 +119,15 @@ def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int
                     summary = _fit(name, params, selection, out, progress)
                     record["best_epoch"] = summary.get("best_epoch")
                     if refit:
-                        record["correct_before_refit"] = _tracks_right(out, x_te, i_te)
+                        before = _score_tracks(out, x_te, i_te, genres)
+                        record["correct_before_refit"] = int(_right(before).sum())
                         out = tmp / f"fold{f}" / f"{name}-refit"
                         _fit(name, params, final, out, progress, summary["best_epoch"])
-                correct = _tracks_right(out, x_te, i_te)
-                record.update(correct=correct, accuracy=correct / len(truth))
+                tracks = _score_tracks(out, x_te, i_te, genres)
+                correct = int(_right(tracks).sum())
+                record.update(correct=correct, accuracy=correct / len(truth),
+                              wrong=tracks[~_right(tracks)].to_dict("records"))
+                predictions.append(tracks.assign(model=name))
                 per_fold.append(record)
                 if progress:
                     print(f"crossval: fold {f + 1}/{folds} {name} "
@@ -132,8 +144,17 @@ def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int
                          "std_fold_accuracy": float(rows["accuracy"].std(ddof=1)),
                          "pooled_accuracy": pooled, "tracks": n,
                          "ci95": 1.96 * float(np.sqrt(pooled * (1 - pooled) / n))}
+    scored = pd.concat(predictions, ignore_index=True)
+    scored["right"] = _right(scored)
+    for name, rows in scored.groupby("model", sort=False):
+        recall = rows.groupby("true_genre")["right"].mean()
+        summary[name]["genre_recall"] = {g: float(recall[g]) for g in genres if g in recall}
+    # Tracks no model gets right point at the data (too few similar training tracks, or a
+    # doubtful label) rather than at any one architecture.
+    any_right = scored.groupby("track_id")["right"].any()
     return {"folds": folds, "tracks": len(manifest), "seed": seed, "refit": refit,
-            "summary": summary, "per_fold": per_fold}
+            "summary": summary, "wrong_for_every_model": sorted(any_right.index[~any_right]),
+            "per_fold": per_fold}
 
 
 def format_crossval(result: dict) -> str:
@@ -150,6 +171,14 @@ def format_crossval(result: dict) -> str:
         lines.append(f"| {name} | {correct} | {s['mean_fold_accuracy']:.3f} "
                      f"| {s['std_fold_accuracy']:.3f} "
                      f"| {s['pooled_accuracy']:.3f} +/- {s['ci95']:.3f} |")
+    names = list(result["summary"])
+    lines += ["", "| genre (recall over all folds) | " + " | ".join(names) + " |",
+              "|---|" + "---|" * len(names)]
+    for genre in result["summary"][names[0]]["genre_recall"]:
+        lines.append(f"| {genre} | " + " | ".join(
+            f"{result['summary'][n]['genre_recall'][genre]:.2f}" for n in names) + " |")
+    wrong = result["wrong_for_every_model"]
+    lines += ["", f"Tracks no model got right ({len(wrong)}): {', '.join(wrong) or 'none'}"]
     return "\n".join(lines)
 
 
