@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from musicgenre.atomic import write_text_atomic
-from musicgenre.evaluate import predict_tracks
+from musicgenre.evaluate import predict_tracks, with_genre_names
 from musicgenre.features import RunningStats, extract_features, load_meta, load_split
 from musicgenre.inference import load_classifier
 from musicgenre.split import kfold_assign
@@ -64,14 +64,13 @@ def _fit(name: str, params: dict, data: TrainingData, out: Path, progress: bool,
                         progress=progress)
 
 
-def _score_tracks(model_dir: Path, x_test: np.ndarray, idx_test: pd.DataFrame,
-                  genres: list[str]) -> pd.DataFrame:
+def _score_tracks(model_dir: Path, x_test: np.ndarray, idx_test: pd.DataFrame) -> pd.DataFrame:
     """The saved model's test-track predictions, scored as the evaluate stage does:
     track_id, true_genre, predicted_genre."""
-    tracks, _ = predict_tracks(load_classifier(model_dir), x_test, idx_test)
-    return pd.DataFrame({"track_id": tracks["track_id"],
-                         "true_genre": [genres[i] for i in tracks["true"]],
-                         "predicted_genre": [genres[i] for i in tracks["predicted"]]})
+    classifier = load_classifier(model_dir)
+    tracks, _ = predict_tracks(classifier, x_test, idx_test)
+    return with_genre_names(tracks, classifier.genres)[["track_id", "true_genre",
+                                                         "predicted_genre"]]
 
 
 def _right(tracks: pd.DataFrame) -> pd.Series:
@@ -107,10 +106,10 @@ def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int
             final = (_training_data(x_all, idx_all, track_fold != f, val_mask, meta)
                      if refit else None)
             x_te, i_te = _subset(x_all, idx_all, (track_fold == f) & original)
-            truth = i_te.groupby("track_id")["label"].first()
+            test_tracks = int(i_te["track_id"].nunique())
             train_tracks = int((final if refit else selection).idx_train["track_id"].nunique())
             for name in models:
-                record = {"fold": f, "model": name, "test_tracks": len(truth),
+                record = {"fold": f, "model": name, "test_tracks": test_tracks,
                           "train_tracks": train_tracks}
                 out = tmp / f"fold{f}" / name
                 if name == "baseline" and refit:  # no epochs to choose: fit the final model
@@ -119,20 +118,21 @@ def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int
                     summary = _fit(name, params, selection, out, progress)
                     record["best_epoch"] = summary.get("best_epoch")
                     if refit:
-                        before = _score_tracks(out, x_te, i_te, genres)
+                        before = _score_tracks(out, x_te, i_te)
                         record["correct_before_refit"] = int(_right(before).sum())
                         out = tmp / f"fold{f}" / f"{name}-refit"
                         _fit(name, params, final, out, progress, summary["best_epoch"])
-                tracks = _score_tracks(out, x_te, i_te, genres)
-                correct = int(_right(tracks).sum())
-                record.update(correct=correct, accuracy=correct / len(truth),
-                              wrong=tracks[~_right(tracks)].to_dict("records"))
+                tracks = _score_tracks(out, x_te, i_te)
+                right = _right(tracks)
+                correct = int(right.sum())
+                record.update(correct=correct, accuracy=correct / test_tracks,
+                              wrong=tracks[~right].to_dict("records"))
                 predictions.append(tracks.assign(model=name))
                 per_fold.append(record)
                 if progress:
                     print(f"crossval: fold {f + 1}/{folds} {name} "
                           f"(trained on {record['train_tracks']} tracks): "
-                          f"{correct}/{len(truth)} test tracks right", flush=True)
+                          f"{correct}/{test_tracks} test tracks right", flush=True)
                 if partial_out is not None:  # a long run keeps what it has finished
                     write_crossval({"folds": folds, "done": per_fold}, partial_out)
     table = pd.DataFrame(per_fold)

@@ -92,9 +92,15 @@ def evaluate_classifier(classifier: Classifier, x: np.ndarray, index: pd.DataFra
         metrics["segment_accuracy"] = seg["accuracy"]
         metrics["segment_macro_f1"] = seg["macro_f1"]
         metrics["n_segments"] = int(len(index))
-    tracks.insert(1, "true_genre", [classifier.genres[i] for i in tracks["true"]])
-    tracks.insert(2, "predicted_genre", [classifier.genres[i] for i in tracks["predicted"]])
-    return metrics, tracks
+    return metrics, with_genre_names(tracks, classifier.genres)
+
+
+def with_genre_names(tracks: pd.DataFrame, genres: list[str]) -> pd.DataFrame:
+    """predict_tracks' table with true_genre and predicted_genre beside track_id."""
+    tracks = tracks.copy()
+    tracks.insert(1, "true_genre", [genres[i] for i in tracks["true"]])
+    tracks.insert(2, "predicted_genre", [genres[i] for i in tracks["predicted"]])
+    return tracks
 
 
 def most_confused(metrics: dict, genres: list[str], top: int = 5) -> list[dict]:
