@@ -17,6 +17,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
+	# Pretrained musicnn weights (read without TensorFlow): the package's own pins
+	# (numpy<1.17, tensorflow) are for its TensorFlow code, which is never imported.
+	$(BIN)/pip install --quiet --no-deps musicnn==0.1.0
 	touch $@
 
 repro: setup
@@ -40,7 +43,7 @@ bench: setup
 
 # Honest accuracy on a small labelled folder: k-fold cross-validation by track.
 CV_DATA ?= ../shared/data/gtzan-dev/genres
-CV_MODELS ?= crnn,baseline
+CV_MODELS ?= transfer,crnn,baseline
 crossval: setup
 	$(BIN)/musicgenre crossval --data $(CV_DATA) --models $(CV_MODELS) --out reports/crossval.json
 

@@ -18,7 +18,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="reports/eval/<model>")
     args = parser.parse_args()
     classifier = load_classifier(args.checkpoint)
-    x, index = load_split(args.features, "test")
+    x, index = load_split(args.features, "test", embeddings=classifier.uses_embeddings)
     metrics, predictions = evaluate_classifier(classifier, x, index)
     write_text_atomic(args.out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     with atomic_path(args.out / "predictions.csv") as tmp:

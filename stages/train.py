@@ -3,9 +3,9 @@
 import argparse
 from pathlib import Path
 
-from musicgenre.config import MODELS, load_params
+from musicgenre.config import EMBEDDING_MODELS, MODELS, load_params
 from musicgenre.stage import run_stage
-from musicgenre.train import TrainingData, train_baseline, train_neural
+from musicgenre.train import TrainingData, train_baseline, train_neural, train_transfer
 
 
 def main() -> None:
@@ -15,10 +15,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="checkpoint directory")
     parser.add_argument("--live", type=Path, required=True, help="training log directory")
     args = parser.parse_args()
-    data = TrainingData.from_features_dir(args.features)
-    if args.model == "baseline":
-        params = load_params("seed", "baseline")
-        summary = train_baseline(params["baseline"], params["seed"], data, args.out, args.live)
+    data = TrainingData.from_features_dir(args.features, args.model in EMBEDDING_MODELS)
+    if args.model in ("baseline", "transfer"):
+        params = load_params("seed", args.model)
+        fit = train_baseline if args.model == "baseline" else train_transfer
+        summary = fit(params[args.model], params["seed"], data, args.out, args.live)
     else:
         params = load_params("seed", "train", args.model)
         summary = train_neural(args.model, params[args.model], params["train"], params["seed"],

@@ -22,9 +22,9 @@ def params_with(tmp_path, **changes):
 
 
 def test_project_params_load():
-    params = load_params("seed", "model", "genres", "data", "validate", "split",
-                         path=ROOT / "params.yaml")
-    assert params["model"] == "crnn"
+    params = load_params("seed", "model", "models", "genres", "data", "validate", "split",
+                         "features", "transfer", path=ROOT / "params.yaml")
+    assert params["model"] == "transfer" and params["features"].embedding == "MSD_musicnn"
     assert params["data"].source in ("gtzan", "gtzan-mini", "folder", "synthetic")
     assert params["split"].train + params["split"].val + params["split"].test == pytest.approx(1)
     assert len(params["genres"]) == 10
@@ -37,7 +37,7 @@ def test_project_params_load():
         ({"split__train": "0.7"}, "split", "split.train: expected a number"),
         ({"split__shuffle": True}, "split", "split.shuffle: unknown key"),
         ({"split__method": "random"}, "split", "split.method: must be one of"),
-        ({"model": "transformer"}, "model", "model: must be one of cnn | rnn | crnn | baseline"),
+        ({"model": "transformer"}, "model", "model: must be one of cnn | rnn | crnn | baseline | transfer"),
         ({"data__source": "youtube"}, "data", "data.source: must be one of"),
         ({"data__source": "folder", "data__path": None}, "data", "data.path: required"),
         ({"data__synthetic__tracks_per_genre": 2.5}, "data",

@@ -24,7 +24,10 @@ GTZAN_GENRES = [
 ]  # fmt: skip
 
 SOURCES = ("gtzan", "gtzan-mini", "folder", "synthetic")
-MODELS = ("cnn", "rnn", "crnn", "baseline")
+MODELS = ("cnn", "rnn", "crnn", "baseline", "transfer")
+EMBEDDING_MODELS = ("transfer",)  # models that read segment embeddings, not features
+EMBEDDINGS = ("MSD_musicnn", "MTT_musicnn")  # pretrained networks in the musicnn package
+EMBEDDING_DIM = 753  # their max-pool embedding of a segment
 
 
 # --------------------------------------------------------------------------- data
@@ -171,6 +174,7 @@ class FeaturesConfig:
     segment_hop_s: float = 1.5
     short_track: Literal["pad", "drop"] = "pad"
     workers: int = 0  # 0: one per CPU core
+    embedding: str | None = None  # also store each segment's pretrained embedding (transfer)
 
     @property
     def components(self) -> tuple[str, ...]:
@@ -206,6 +210,9 @@ class FeaturesConfig:
             raise ConfigError(f"{key}.segment_s: too short for hop_length {self.hop_length}")
         if self.workers < 0:
             raise ConfigError(f"{key}.workers: must be >= 0 (0 = all cores), got {self.workers}")
+        if self.embedding is not None and self.embedding not in EMBEDDINGS:
+            raise ConfigError(f"{key}.embedding: must be null or one of {' | '.join(EMBEDDINGS)}"
+                              f", got {self.embedding!r}")
 
     @property
     def n_rows(self) -> int:
@@ -299,8 +306,8 @@ def _model_config(name: str):
 # --------------------------------------------------------------------------- loading
 SECTIONS: dict[str, Any] = {
     "seed": int,
-    "model": Literal["cnn", "rnn", "crnn", "baseline"],
-    "models": list[Literal["cnn", "rnn", "crnn", "baseline"]],
+    "model": Literal[MODELS],
+    "models": list[Literal[MODELS]],
     "train": TrainConfig,
     "robustness": RobustnessConfig,
     # One section per model, typed by the config dataclass beside the model's code.

@@ -24,12 +24,15 @@ import numpy as np
 import pandas as pd
 
 from musicgenre.atomic import write_text_atomic
+from musicgenre.config import EMBEDDING_MODELS
 from musicgenre.evaluate import predict_tracks, with_genre_names
 from musicgenre.features import RunningStats, extract_features, load_meta, load_split
 from musicgenre.inference import load_classifier
 from musicgenre.split import kfold_assign
-from musicgenre.train import TrainingData, train_baseline, train_neural
+from musicgenre.train import TrainingData, train_baseline, train_neural, train_transfer
 from musicgenre.validate import scan_folder
+
+ONE_STEP = ("baseline", "transfer")  # scikit-learn models: no epochs to choose
 
 
 def _subset(x: np.ndarray, index: pd.DataFrame, mask: np.ndarray):
@@ -40,9 +43,12 @@ def _subset(x: np.ndarray, index: pd.DataFrame, mask: np.ndarray):
 
 
 def _training_data(x_all, idx_all, train_mask, val_mask, meta) -> TrainingData:
-    """Segments of the masked tracks, normalised by statistics of the training tracks only."""
+    """Segments of the masked tracks, normalised by statistics of the training tracks only
+    (embeddings, [n, dim], are standardised inside the transfer model instead)."""
     x_tr, i_tr = _subset(x_all, idx_all, train_mask)
     x_va, i_va = _subset(x_all, idx_all, val_mask)
+    if x_tr.ndim == 2:
+        return TrainingData(x_tr, i_tr, x_va, i_va, meta)
     stats = RunningStats(x_tr.shape[1])
     stats.add(x_tr)
     mean, std = stats.result()
@@ -52,8 +58,9 @@ def _training_data(x_all, idx_all, train_mask, val_mask, meta) -> TrainingData:
 
 def _fit(name: str, params: dict, data: TrainingData, out: Path, progress: bool,
          epochs: int | None = None) -> dict:
-    if name == "baseline":
-        return train_baseline(params["baseline"], params["seed"], data, out, out / "live")
+    if name in ONE_STEP:
+        fit = train_baseline if name == "baseline" else train_transfer
+        return fit(params[name], params["seed"], data, out, out / "live")
     cfg = params["train"]
     if epochs is not None:
         # Exactly `epochs` epochs, the last one kept: min_epochs = epochs means no earlier
@@ -92,7 +99,11 @@ def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int
                                    "split": "train"})
         extract_features(manifest, everything, genres, params["features"], params["augment"],
                          seed, tmp / "features", progress=progress)
-        x_all, idx_all = load_split(tmp / "features", "train")
+        # features and embeddings are row-aligned: one index serves both
+        x_features, idx_all = load_split(tmp / "features", "train")
+        inputs = {False: x_features}
+        if any(name in EMBEDDING_MODELS for name in models):
+            inputs[True] = load_split(tmp / "features", "train", embeddings=True)[0]
         meta = load_meta(tmp / "features")
         track_fold = idx_all["track_id"].map(fold_of).to_numpy()
         original = (idx_all["copy"] == 0).to_numpy()
@@ -100,19 +111,27 @@ def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int
         for f in range(folds):
             val_fold = (f + 1) % folds
             val_mask = (track_fold == val_fold) & original
-            selection = _training_data(x_all, idx_all,
-                                       (track_fold != f) & (track_fold != val_fold), val_mask,
-                                       meta)
-            final = (_training_data(x_all, idx_all, track_fold != f, val_mask, meta)
-                     if refit else None)
-            x_te, i_te = _subset(x_all, idx_all, (track_fold == f) & original)
-            test_tracks = int(i_te["track_id"].nunique())
-            train_tracks = int((final if refit else selection).idx_train["track_id"].nunique())
+            test_mask = (track_fold == f) & original
+            test_tracks = int(idx_all.loc[test_mask, "track_id"].nunique())
+            train_tracks = int(idx_all.loc[(track_fold != f) & (refit | (track_fold != val_fold)),
+                                           "track_id"].nunique())
+            fold_data = {}  # per kind of input: (selection, final, x_test, test index)
             for name in models:
+                kind = name in EMBEDDING_MODELS
+                if kind not in fold_data:
+                    x_all = inputs[kind]
+                    fold_data[kind] = (
+                        _training_data(x_all, idx_all,
+                                       (track_fold != f) & (track_fold != val_fold), val_mask,
+                                       meta),
+                        _training_data(x_all, idx_all, track_fold != f, val_mask, meta)
+                        if refit else None,
+                        *_subset(x_all, idx_all, test_mask))
+                selection, final, x_te, i_te = fold_data[kind]
                 record = {"fold": f, "model": name, "test_tracks": test_tracks,
                           "train_tracks": train_tracks}
                 out = tmp / f"fold{f}" / name
-                if name == "baseline" and refit:  # no epochs to choose: fit the final model
+                if name in ONE_STEP and refit:  # no epochs to choose: fit the final model
                     _fit(name, params, final, out, progress)
                 else:
                     summary = _fit(name, params, selection, out, progress)

@@ -63,7 +63,7 @@ def predict_tracks(classifier: Classifier, x: np.ndarray, index: pd.DataFrame
     """Per-track predictions (track_id, true, predicted, p_<genre>...) and segment log-probs."""
     segment_lp = classifier.segment_log_probs(x)
     groups = index.groupby("track_id", sort=True)
-    if classifier.is_neural:
+    if classifier.averages_segments:
         track_lp = track_scores(segment_lp, index).to_numpy()
     else:  # the baseline scores a track's statistics, not its segments one by one
         track_lp = np.array([classifier.track_log_probs(x[part.index.to_numpy()])

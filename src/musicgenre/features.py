@@ -6,6 +6,8 @@ The frame matrix is cut into fixed-length, overlapping segments. Tracks are proc
 parallel with a bounded window of work in flight, and segments are streamed to `.npy` files
 on disk, so memory stays flat however many tracks there are. Normalisation statistics are
 accumulated over training rows only and stored with the features (applied at load time).
+With `embedding` set, each segment's pretrained embedding (same audio, same 3 s) is stored
+too, row-aligned with the features, in `<split>.embeddings.npy` (for the transfer model).
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ from tqdm import tqdm
 
 from musicgenre.audio import load_audio
 from musicgenre.augment import augment, build_augmenter, track_seed
-from musicgenre.config import AugmentConfig, FeaturesConfig
+from musicgenre.config import EMBEDDING_DIM, AugmentConfig, FeaturesConfig
 from musicgenre.errors import AudioError, MusicGenreError
 from musicgenre.split import SPLITS
 
 FEATURE_DTYPE = np.float16  # halves disk and memory; log-scaled features lose nothing useful
+EMBEDDINGS_SUFFIX = ".embeddings.npy"
 
 
 # --------------------------------------------------------------------------- extraction
@@ -122,6 +125,15 @@ def segments_from_audio(audio: np.ndarray, cfg: FeaturesConfig) -> np.ndarray:
     return out
 
 
+def segment_embeddings(audio: np.ndarray, cfg: FeaturesConfig) -> np.ndarray:
+    """[n_segments, dim] pretrained embeddings of the same audio spans as segments_from_audio."""
+    from musicgenre.embeddings import embed_segments  # imports torch: only when asked for
+
+    n_frames = 1 + len(audio) // cfg.hop_length  # librosa's centred frames
+    starts_s = [s * cfg.hop_length / cfg.sample_rate for s in segment_starts(n_frames, cfg)]
+    return embed_segments(audio, cfg.sample_rate, starts_s, cfg.segment_s, cfg.embedding)
+
+
 def fit_length(audio: np.ndarray, cfg: FeaturesConfig) -> tuple[np.ndarray, bool]:
     """Apply the short-track policy; returns (audio or empty, whether it was padded)."""
     need = min_samples(cfg)
@@ -142,13 +154,15 @@ def track_segments(path: Path, track_id: str, copies: int, cfg: FeaturesConfig,
     audio, padded = fit_length(audio, cfg)
     if len(audio) == 0:
         return {"id": track_id, "error": None, "dropped": True, "copies": []}
-    out = [segments_from_audio(audio, cfg)]
+    versions = [audio]
     if copies:
         augmenter = augmenter or build_augmenter(aug_cfg)
-        for k in range(1, copies + 1):
-            varied = augment(augmenter, audio, cfg.sample_rate, track_seed(seed, track_id, k))
-            out.append(segments_from_audio(varied, cfg))
-    return {"id": track_id, "error": None, "dropped": False, "padded": padded, "copies": out}
+        versions += [augment(augmenter, audio, cfg.sample_rate, track_seed(seed, track_id, k))
+                     for k in range(1, copies + 1)]
+    return {"id": track_id, "error": None, "dropped": False, "padded": padded,
+            "copies": [segments_from_audio(v, cfg) for v in versions],
+            "embeddings": [segment_embeddings(v, cfg) for v in versions] if cfg.embedding
+            else None}
 
 
 # Per-process state for the pool (the augmenter is built once per worker, not per track).
@@ -160,6 +174,10 @@ def _init_worker(cfg: FeaturesConfig, aug_cfg: AugmentConfig, seed: int,
     if single_thread:
         # One BLAS thread per worker process: N workers on N cores, not N x N threads.
         _WORKER["blas_limit"] = threadpool_limits(1)
+        if cfg.embedding:
+            import torch
+
+            torch.set_num_threads(1)
     _WORKER.update(cfg=cfg, aug_cfg=aug_cfg, seed=seed,
                    augmenter=build_augmenter(aug_cfg) if aug_cfg.copies else None)
 
@@ -324,6 +342,9 @@ def _extract_split(part: pd.DataFrame, split_name: str, mapper: TrackMapper,
     jobs = [(p, t, copies) for p, t in zip(part["path"], part["id"], strict=True)]
     writer = NpyStreamWriter(out_dir / f"{split_name}.npy",
                              (cfg.n_rows, cfg.segment_frames))
+    embedding_writer = (NpyStreamWriter(out_dir / f"{split_name}{EMBEDDINGS_SUFFIX}",
+                                        (EMBEDDING_DIM,), np.float32)
+                        if cfg.embedding else None)
     index_rows = []
     genre_of = dict(zip(part["id"], part["genre"], strict=True))
     for result in mapper.map(jobs, desc=split_name, progress=progress):
@@ -341,9 +362,13 @@ def _extract_split(part: pd.DataFrame, split_name: str, mapper: TrackMapper,
                             "label": label_of[genre_of[tid]], "segment": s, "copy": copy}
                            for s in range(len(block))]
             writer.append(block)
+            if embedding_writer:
+                embedding_writer.append(result["embeddings"][copy])
             if split_name == "train":
                 stats.add(block)
     writer.close()
+    if embedding_writer:
+        embedding_writer.close()
     index = pd.DataFrame(index_rows, columns=["row", "track_id", "genre", "label",
                                               "segment", "copy"])
     index.to_csv(out_dir / f"{split_name}.csv", index=False)
@@ -368,10 +393,16 @@ def load_meta(features_dir: Path) -> dict:
         raise MusicGenreError(f"{path}: not found; run the features stage first") from None
 
 
-def load_split(features_dir: Path, split: str) -> tuple[np.ndarray, pd.DataFrame]:
-    """Memory-mapped features and their index for one split (not normalised)."""
+def load_split(features_dir: Path, split: str, embeddings: bool = False
+               ) -> tuple[np.ndarray, pd.DataFrame]:
+    """Memory-mapped features (or, with `embeddings`, the segments' pretrained embeddings) and
+    their index for one split (not normalised)."""
     features_dir = Path(features_dir)
-    x = np.load(features_dir / f"{split}.npy", mmap_mode="r")
+    path = features_dir / f"{split}{EMBEDDINGS_SUFFIX if embeddings else '.npy'}"
+    if embeddings and not path.exists():
+        raise MusicGenreError(f"{path}: no segment embeddings; set features.embedding (e.g. "
+                              "MSD_musicnn) so that the features stage computes them")
+    x = np.load(path, mmap_mode="r")
     index = pd.read_csv(features_dir / f"{split}.csv")
     return x, index
 

@@ -2,7 +2,9 @@
 
 A checkpoint carries everything needed to classify audio: the model and its config, the
 feature parameters, the training-split normalisation statistics and the genre names.
-Track-level scores average the segments' log-probabilities.
+Track-level scores average the segments' log-probabilities (the baseline classifies a track's
+summary statistics instead). The transfer model reads each segment's pretrained embedding
+where the others read its features.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from musicgenre.atomic import atomic_path
-from musicgenre.config import FeaturesConfig
+from musicgenre.config import EMBEDDING_MODELS, FeaturesConfig
 from musicgenre.errors import MusicGenreError
 from musicgenre.features import normalize
 
@@ -31,17 +33,37 @@ class Classifier:
     features: FeaturesConfig
     mean: np.ndarray
     std: np.ndarray
-    model: Any  # torch.nn.Module for neural models, an sklearn pipeline for the baseline
+    model: Any  # torch.nn.Module for neural models, an sklearn pipeline for the others
     info: dict = field(default_factory=dict)
 
     @property
+    def uses_embeddings(self) -> bool:
+        return self.name in EMBEDDING_MODELS
+
+    @property
     def is_neural(self) -> bool:
+        return self.name != "baseline" and not self.uses_embeddings
+
+    @property
+    def averages_segments(self) -> bool:
+        """Whether a track's score is the mean of its segments' (all but the baseline)."""
         return self.name != "baseline"
 
+    def inputs_from_audio(self, audio: np.ndarray) -> np.ndarray:
+        """What this model reads for each segment of `audio` (at features.sample_rate)."""
+        from musicgenre.features import segment_embeddings, segments_from_audio
+
+        if self.uses_embeddings:
+            return segment_embeddings(audio, self.features)
+        return segments_from_audio(audio, self.features)
+
     def segment_log_probs(self, segments: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """[n, rows, frames] raw features -> [n, classes] log-probabilities."""
+        """[n, rows, frames] raw features (or [n, dim] embeddings) -> [n, classes]
+        log-probabilities."""
         if len(segments) == 0:
             return np.zeros((0, len(self.genres)), dtype=np.float32)
+        if self.uses_embeddings:
+            return np.log(np.clip(self.model.predict_proba(np.asarray(segments)), 1e-12, 1.0))
         if not self.is_neural:
             from musicgenre.models.baseline import summary_statistics
 
@@ -59,7 +81,7 @@ class Classifier:
 
     def track_log_probs(self, segments: np.ndarray) -> np.ndarray:
         """All segments of one track -> [classes] track-level log-probabilities."""
-        if not self.is_neural:
+        if not self.averages_segments:
             from musicgenre.models.baseline import summary_statistics
 
             proba = self.model.predict_proba(summary_statistics(segments)[None])[0]
@@ -142,7 +164,7 @@ def classify_file(classifier: Classifier, path: Path) -> np.ndarray:
     """Genre probabilities for one audio file; AudioError names the file if it is unusable."""
     from musicgenre.audio import load_audio
     from musicgenre.errors import AudioError
-    from musicgenre.features import min_samples, segments_from_audio
+    from musicgenre.features import min_samples
 
     path = Path(path)
     if not path.exists():
@@ -152,6 +174,6 @@ def classify_file(classifier: Classifier, path: Path) -> np.ndarray:
     if len(audio) < min_samples(cfg):
         raise AudioError(f"{path}: too short ({len(audio) / sr:.2f} s); at least "
                          f"{min_samples(cfg) / sr:.2f} s of audio is needed")
-    log_probs = classifier.track_log_probs(segments_from_audio(audio, cfg))
+    log_probs = classifier.track_log_probs(classifier.inputs_from_audio(audio))
     proba = np.exp(log_probs - log_probs.max())
     return proba / proba.sum()

@@ -13,7 +13,7 @@ from tqdm import tqdm
 from musicgenre.audio import load_audio
 from musicgenre.augment import track_seed
 from musicgenre.evaluate import classification_metrics
-from musicgenre.features import fit_length, segments_from_audio
+from musicgenre.features import fit_length
 from musicgenre.inference import Classifier
 
 
@@ -50,7 +50,7 @@ def robustness_table(classifier: Classifier, tracks: pd.DataFrame, snr_db: list[
                 random.seed(s)
                 np.random.seed(s)
                 varied = transform(samples=audio, sample_rate=cfg.sample_rate)
-            lp = classifier.track_log_probs(segments_from_audio(varied, cfg))
+            lp = classifier.track_log_probs(classifier.inputs_from_audio(varied))
             predicted[name].append(int(np.argmax(lp)))
     rows = []
     for name, pred in predicted.items():

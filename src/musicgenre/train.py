@@ -4,7 +4,8 @@ Neural models: Adam with weight decay, SpecAugment-style masks and mixup on trai
 a moving average of the weights (what is validated and saved), early stopping with patience
 from min_epochs on, the best epoch's weights kept. Every epoch's train/validation
 loss and accuracy are logged with dvclive for `dvc plots`. Seeded end to end, so the same
-params give the same weights and metrics on CPU. The baseline fits in one step.
+params give the same weights and metrics on CPU. The baseline and the transfer model
+(scikit-learn) fit in one step.
 """
 
 from __future__ import annotations
@@ -48,9 +49,10 @@ class TrainingData:
     meta: dict
 
     @classmethod
-    def from_features_dir(cls, features_dir: Path) -> TrainingData:
-        x_train, idx_train = load_split(features_dir, "train")
-        x_val, idx_val = load_split(features_dir, "val")
+    def from_features_dir(cls, features_dir: Path, embeddings: bool = False) -> TrainingData:
+        """The train/val segments' features, or with `embeddings` their pretrained embeddings."""
+        x_train, idx_train = load_split(features_dir, "train", embeddings)
+        x_val, idx_val = load_split(features_dir, "val", embeddings)
         if len(x_train) == 0 or len(x_val) == 0:
             raise MusicGenreError(f"{features_dir}: training and validation need segments")
         return cls(x_train, idx_train, x_val, idx_val, load_meta(features_dir))
@@ -286,15 +288,40 @@ def train_baseline(cfg, seed: int, data: TrainingData, out_dir: Path, live_dir: 
                                             == idx_val["label"].to_numpy()).mean()), 6),
                "parameters": int(sum(np.size(getattr(pipeline[-1], a, 0))
                                      for a in ("coef_", "intercept_", "dual_coef_")))}
+    _save_sklearn("baseline", cfg, pipeline, seed, data, summary, out_dir, live_dir, seconds)
+    return summary
+
+
+def train_transfer(cfg, seed: int, data: TrainingData, out_dir: Path, live_dir: Path) -> dict:
+    """Fit the transfer model on every training segment's embedding (data from
+    `TrainingData.from_features_dir(..., embeddings=True)`)."""
+    from musicgenre.models.transfer import build_classifier
+
+    start = time.perf_counter()
+    pipeline = build_classifier(cfg).fit(np.asarray(data.x_train),
+                                         data.idx_train["label"].to_numpy())
+    seconds = time.perf_counter() - start
+    classifier = Classifier("transfer", data.meta["genres"], None, None, None, pipeline)
+    seg_log_probs = classifier.segment_log_probs(data.x_val)
+    summary = {"val_track_accuracy": round(accuracy_by_track(seg_log_probs, data.idx_val), 6),
+               "val_accuracy": round(float((seg_log_probs.argmax(axis=1)
+                                            == data.idx_val["label"].to_numpy()).mean()), 6),
+               "parameters": int(pipeline[-1].coef_.size + pipeline[-1].intercept_.size)}
+    _save_sklearn("transfer", cfg, pipeline, seed, data, summary, out_dir, live_dir, seconds)
+    return summary
+
+
+def _save_sklearn(name: str, cfg, pipeline, seed: int, data: TrainingData, summary: dict,
+                  out_dir: Path, live_dir: Path, seconds: float) -> None:
+    """Checkpoint, metrics and timing of a scikit-learn model (fitted in one step)."""
     live_dir = Path(live_dir)
     live_dir.mkdir(parents=True, exist_ok=True)
     (live_dir / "metrics.json").write_text(json.dumps({"best": summary}, indent=2) + "\n")
     save_baseline(Path(out_dir) / BASELINE_FILE, {
-        "format": 1, "model": "baseline", "config": asdict(cfg), "pipeline": pipeline,
+        "format": 1, "model": name, "config": asdict(cfg), "pipeline": pipeline,
         **data.checkpoint_header(), "seed": seed, "summary": summary,
         "versions": _versions()})
-    _write_timing(live_dir, "baseline", [seconds])
-    return summary
+    _write_timing(live_dir, name, [seconds])
 
 
 def _write_timing(live_dir: Path, name: str, epoch_seconds: list[float]) -> None:

@@ -1,0 +1,177 @@
+"""Pretrained MusiCNN embeddings: a PyTorch port of Pons & Serra's musicnn (2019).
+
+musicnn is a tagging CNN trained on large tagged music collections: `MSD_musicnn` on the
+Million Song Dataset's 50 most used last.fm tags, `MTT_musicnn` on MagnaTagATune's 50. Its
+weights ship inside the `musicnn` package on PyPI as TensorFlow checkpoints; they are read
+with `tfcheckpoint` and run by the network below, which mirrors the original graph layer by
+layer (same padding, batch-norm epsilon and feature order), so no TensorFlow is needed.
+
+For genre classification with few labelled tracks the network is a fixed feature extractor:
+each segment of 16 kHz audio (3 s, the length the network was trained on) gives the max over
+time of its 753 mid-level feature maps (the `max_pool` output the musicnn authors use for
+transfer learning).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+import librosa
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from musicgenre.config import EMBEDDING_DIM, EMBEDDINGS
+from musicgenre.errors import ConfigError
+from musicgenre.tfcheckpoint import read_checkpoint
+
+SAMPLE_RATE = 16000
+N_FFT = 512
+HOP_LENGTH = 256
+N_MELS = 96
+BN_EPS = 1e-3  # tf.compat.v1.layers.batch_normalization's default
+
+
+def log_mel(audio: np.ndarray) -> np.ndarray:
+    """musicnn's input representation of 16 kHz audio: [frames, 96]."""
+    mel = librosa.feature.melspectrogram(y=audio, sr=SAMPLE_RATE, hop_length=HOP_LENGTH,
+                                         n_fft=N_FFT, n_mels=N_MELS)
+    return np.log10(10000 * mel + 1).T.astype(np.float32)
+
+
+class _BatchNorm(nn.Module):
+    """Inference-only batch norm over dimension 1 with TensorFlow's stored statistics."""
+
+    def __init__(self, weights: dict[str, np.ndarray], name: str) -> None:
+        super().__init__()
+        scale = weights[f"{name}/gamma"] / np.sqrt(weights[f"{name}/moving_variance"] + BN_EPS)
+        shift = weights[f"{name}/beta"] - weights[f"{name}/moving_mean"] * scale
+        self.register_buffer("scale", torch.from_numpy(scale.astype(np.float32)))
+        self.register_buffer("shift", torch.from_numpy(shift.astype(np.float32)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        return x * self.scale.view(shape) + self.shift.view(shape)
+
+
+def _conv(weights: dict[str, np.ndarray], name: str, one_d: bool = False) -> nn.Module:
+    """A convolution holding TensorFlow's [height, width, in, out] kernel as PyTorch's
+    [out, in, height, width]; `one_d`: a [7, channels, 1, out] kernel over [time, channels]
+    is a 1-D convolution over time with `channels` inputs."""
+    kernel = weights[f"{name}/kernel"]
+    if one_d:
+        layer = nn.Conv1d(kernel.shape[1], kernel.shape[3], kernel.shape[0])
+        value = kernel[:, :, 0, :].transpose(2, 1, 0)
+    else:
+        layer = nn.Conv2d(kernel.shape[2], kernel.shape[3], kernel.shape[:2])
+        value = kernel.transpose(3, 2, 0, 1)
+    with torch.no_grad():
+        layer.weight.copy_(torch.from_numpy(value.copy()))
+        layer.bias.copy_(torch.from_numpy(weights[f"{name}/bias"]))
+    return layer
+
+
+def _dense(weights: dict[str, np.ndarray], name: str) -> nn.Linear:
+    kernel = weights[f"{name}/kernel"]  # [in, out]
+    layer = nn.Linear(*kernel.shape)
+    with torch.no_grad():
+        layer.weight.copy_(torch.from_numpy(kernel.T.copy()))
+        layer.bias.copy_(torch.from_numpy(weights[f"{name}/bias"]))
+    return layer
+
+
+class MusiCNN(nn.Module):
+    """musicnn (front end, mid end, back end) in inference mode.
+
+    Input [batch, frames, 96] log-mel; `forward` returns the tag logits and the 753-d max-pool
+    embedding. Layer names follow the order TensorFlow created them in the original graph.
+    """
+
+    def __init__(self, weights: dict[str, np.ndarray]) -> None:
+        super().__init__()
+        bn = [f"batch_normalization{'' if i == 0 else f'_{i}'}" for i in range(11)]
+        conv = [f"conv2d{'' if i == 0 else f'_{i}'}" for i in range(8)]
+        self.input_norm = _BatchNorm(weights, bn[0])
+        # front end: two timbral (7 frames x 38 and x 67 mel bins) and three temporal (128,
+        # 64, 32 frames x 1 bin) convolutions, each max-pooled over all frequency
+        self.timbral = nn.ModuleList(_conv(weights, conv[i]) for i in range(2))
+        self.temporal = nn.ModuleList(_conv(weights, conv[i]) for i in range(2, 5))
+        self.front_norms = nn.ModuleList(_BatchNorm(weights, bn[i]) for i in range(1, 6))
+        # mid end: three 7-frame 1-D convolutions, the last two residual
+        self.mid = nn.ModuleList(_conv(weights, conv[i], one_d=True) for i in range(5, 8))
+        self.mid_norms = nn.ModuleList(_BatchNorm(weights, bn[i]) for i in range(6, 9))
+        # back end: [max, mean] over time -> dense 200 -> tag logits
+        self.pool_norm = _BatchNorm(weights, bn[9])
+        self.dense = _dense(weights, "dense")
+        self.dense_norm = _BatchNorm(weights, bn[10])
+        self.output = _dense(weights, "dense_1")
+        self.requires_grad_(False)
+
+    def forward(self, spec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.input_norm(spec.unsqueeze(1))  # [B, 1, T, 96]
+        maps = []
+        timbral_in = F.pad(x, (0, 0, 3, 3))  # zero-pad time only, then 'valid' convolutions
+        for layer, norm in zip(self.timbral, self.front_norms[:2], strict=True):
+            maps.append(norm(F.relu(layer(timbral_in))).amax(dim=3))
+        for layer, norm in zip(self.temporal, self.front_norms[2:], strict=True):
+            span = layer.kernel_size[0] - 1  # TensorFlow 'same': the odd row goes after
+            h = F.relu(layer(F.pad(x, (0, 0, span // 2, span - span // 2))))
+            maps.append(norm(h).amax(dim=3))
+        front = torch.cat(maps, dim=1)  # [B, 561, T]
+
+        outputs = [front]
+        h = front
+        for k, (layer, norm) in enumerate(zip(self.mid, self.mid_norms, strict=True)):
+            out = norm(F.relu(layer(F.pad(h, (3, 3)))))
+            h = out if k == 0 else out + h
+            outputs.append(h)
+        features = torch.cat(outputs, dim=1)  # [B, 753, T]
+
+        max_pool, mean_pool = features.amax(dim=2), features.mean(dim=2)
+        pooled = torch.stack([max_pool, mean_pool], dim=2).flatten(1)  # TF's flatten order
+        hidden = self.dense_norm(F.relu(self.dense(self.pool_norm(pooled))))
+        return self.output(hidden), max_pool
+
+
+@lru_cache(maxsize=2)
+def load_musicnn(name: str = "MSD_musicnn") -> MusiCNN:
+    """The pretrained network shipped in the `musicnn` package (installed without its deps)."""
+    if name not in EMBEDDINGS:
+        raise ConfigError(f"unknown musicnn model '{name}'; choose one of {list(EMBEDDINGS)}")
+    try:
+        folder = resources.files("musicnn") / name
+    except ModuleNotFoundError as exc:
+        raise ConfigError("the pretrained musicnn weights are missing: "
+                          "pip install --no-deps musicnn==0.1.0 (see README)") from exc
+    # the checkpoint's file prefix is the empty name inside the model folder
+    return MusiCNN(read_checkpoint(str(folder) + "/")).eval()
+
+
+def patch_frames(duration_s: float) -> int:
+    """Input frames for `duration_s` of audio, as musicnn counts them (187 for its 3 s)."""
+    return int(librosa.time_to_frames(duration_s, sr=SAMPLE_RATE, hop_length=HOP_LENGTH,
+                                      n_fft=N_FFT)) + 1
+
+
+def embed_segments(audio: np.ndarray, sample_rate: int, starts_s: list[float],
+                   duration_s: float = 3.0, name: str = "MSD_musicnn",
+                   batch: int = 16) -> np.ndarray:
+    """[len(starts_s), 753] max-pool embeddings of the `duration_s` spans starting at these
+    times (the network is convolutional in time, so spans other than its 3 s work too)."""
+    if sample_rate != SAMPLE_RATE:
+        audio = librosa.resample(audio, orig_sr=sample_rate, target_sr=SAMPLE_RATE)
+    spec = log_mel(audio)
+    frames = patch_frames(duration_s)
+    if len(spec) < frames:  # a short (padded) track: pad with a zero log-mel, i.e. silence
+        spec = np.pad(spec, ((0, frames - len(spec)), (0, 0)))
+    last = len(spec) - frames
+    firsts = [min(int(round(t * SAMPLE_RATE / HOP_LENGTH)), last) for t in starts_s]
+    patches = np.stack([spec[s:s + frames] for s in firsts]) if firsts else None
+    network = load_musicnn(name)
+    out = [np.empty((0, EMBEDDING_DIM), np.float32)]
+    with torch.no_grad():
+        for i in range(0, len(firsts), batch):
+            out.append(network(torch.from_numpy(patches[i:i + batch]))[1].numpy())
+    return np.concatenate(out)
