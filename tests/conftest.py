@@ -202,7 +202,8 @@ FAST_TRAIN = _fast_train()
 
 @pytest.fixture(scope="session")
 def synthetic_features(tmp_path_factory):
-    """120 synthetic tracks (12 per genre, 8 s) -> small log-mel features, one augmented copy."""
+    """120 synthetic tracks (12 per genre, 8 s) -> small log-mel features and MusiCNN
+    embeddings, one augmented copy."""
     from musicgenre.config import GTZAN_GENRES, AugmentConfig, FeaturesConfig, SplitConfig
     from musicgenre.features import extract_features
     from musicgenre.split import make_split
@@ -214,21 +215,27 @@ def synthetic_features(tmp_path_factory):
     manifest = scan_folder(root / "genres", progress=False)
     split, _ = make_split(manifest, SplitConfig(), seed=11)
     extract_features(manifest, split, GTZAN_GENRES,
-                     FeaturesConfig(n_mels=64, segment_s=2.0, segment_hop_s=1.0),
+                     FeaturesConfig(n_mels=64, segment_s=2.0, segment_hop_s=1.0,
+                                    embedding="MSD_musicnn"),
                      AugmentConfig(copies=1), 11, root / "features", progress=False)
     return root / "features"
 
 
 @pytest.fixture(scope="session")
 def trained(synthetic_features, tmp_path_factory):
-    """The CRNN and the baseline trained on the synthetic features (shared by several tests)."""
+    """The CRNN, the baseline and the transfer model trained on the synthetic features
+    (shared by several tests)."""
     from musicgenre.models.baseline import BaselineConfig
-    from musicgenre.train import TrainingData, train_baseline, train_neural
+    from musicgenre.models.transfer import TransferConfig
+    from musicgenre.train import TrainingData, train_baseline, train_neural, train_transfer
 
     out = tmp_path_factory.mktemp("trained")
     data = TrainingData.from_features_dir(synthetic_features)
+    embedded = TrainingData.from_features_dir(synthetic_features, embeddings=True)
     summaries = {"crnn": train_neural("crnn", small_model_cfg("crnn"), FAST_TRAIN, 5, data,
                                       out / "crnn", out / "live_crnn", progress=False),
                  "baseline": train_baseline(BaselineConfig(), 5, data, out / "baseline",
-                                            out / "live_baseline")}
+                                            out / "live_baseline"),
+                 "transfer": train_transfer(TransferConfig(), 5, embedded, out / "transfer",
+                                            out / "live_transfer")}
     return out, summaries

@@ -55,8 +55,9 @@ def test_predict_real_track_and_formats(trained, audio_files, tmp_path):
     assert len(top) == 3 and top[0]["probability"] >= top[1]["probability"] > 0
 
 
-def test_predict_bad_inputs_one_line_each(trained, audio_files, tmp_path):
-    model = trained[0] / "baseline"
+@pytest.mark.parametrize("name", ["baseline", "transfer"])
+def test_predict_bad_inputs_one_line_each(trained, audio_files, tmp_path, name):
+    model = trained[0] / name
     proc = predict(audio_files / "notes.txt", audio_files / "empty.wav",
                    audio_files / "short.wav", audio_files / "real.wav", "--model", model,
                    cwd=tmp_path)

@@ -11,6 +11,7 @@ from musicgenre.config import GTZAN_GENRES, AugmentConfig, FeaturesConfig
 from musicgenre.crossval import _fit, cross_validate, format_crossval
 from musicgenre.errors import MusicGenreError
 from musicgenre.models.baseline import BaselineConfig
+from musicgenre.models.transfer import TransferConfig
 from musicgenre.split import kfold_assign
 from musicgenre.train import TrainingData
 
@@ -40,19 +41,22 @@ def test_kfold_deals_each_genre_evenly_and_keeps_duplicates_together():
 
 def _params():
     return {"seed": 5, "genres": list(GTZAN_GENRES),
-            "features": FeaturesConfig(n_mels=32, segment_s=2.0, segment_hop_s=1.0),
+            "features": FeaturesConfig(n_mels=32, segment_s=2.0, segment_hop_s=1.0,
+                                       embedding="MSD_musicnn"),
             "augment": AugmentConfig(copies=1),
             "train": replace(FAST_TRAIN, epochs=4, min_epochs=2, patience=2),
-            "crnn": small_model_cfg("crnn"), "baseline": BaselineConfig()}
+            "crnn": small_model_cfg("crnn"), "baseline": BaselineConfig(),
+            "transfer": TransferConfig()}
 
 
 def test_every_track_is_tested_once_and_final_models_refit_on_all_non_test_tracks(
         synthetic_genres_dir, tmp_path):
-    result = cross_validate(synthetic_genres_dir, _params(), ["baseline", "crnn"], folds=3,
+    models = ["baseline", "crnn", "transfer"]
+    result = cross_validate(synthetic_genres_dir, _params(), models, folds=3,
                             progress=False, work_dir=tmp_path, partial_out=tmp_path / "cv.json")
     assert result["tracks"] == 30 and result["refit"]
     rows = pd.DataFrame(result["per_fold"])
-    assert len(rows) == 6
+    assert len(rows) == 9
     for name, per_model in rows.groupby("model"):
         assert per_model["test_tracks"].sum() == 30  # 3 folds of one track per genre
         assert (per_model["train_tracks"] == 20).all()  # everything but the test fold
@@ -62,14 +66,14 @@ def test_every_track_is_tested_once_and_final_models_refit_on_all_non_test_track
     crnn = rows[rows["model"] == "crnn"]
     assert crnn["best_epoch"].between(2, 4).all()  # chosen on the validation fold
     assert crnn["correct_before_refit"].between(0, 10).all()
-    assert rows[rows["model"] == "baseline"]["best_epoch"].isna().all()
+    assert rows[rows["model"] != "crnn"]["best_epoch"].isna().all()  # fitted in one step
     for record in result["per_fold"]:  # every miss is listed, with what it was taken for
         assert len(record["wrong"]) == record["test_tracks"] - record["correct"]
         assert all(w["true_genre"] != w["predicted_genre"] for w in record["wrong"])
     missed = {m: {w["track_id"] for r in result["per_fold"] if r["model"] == m
-                  for w in r["wrong"]} for m in ("baseline", "crnn")}
-    assert result["wrong_for_every_model"] == sorted(missed["baseline"] & missed["crnn"])
-    for name in ("baseline", "crnn"):
+                  for w in r["wrong"]} for m in models}
+    assert result["wrong_for_every_model"] == sorted(set.intersection(*missed.values()))
+    for name in models:
         recall = result["summary"][name]["genre_recall"]
         assert len(recall) == 10  # 3 test tracks per genre over the folds
         assert sum(recall.values()) * 3 == pytest.approx(

@@ -51,14 +51,14 @@ def test_empty_test_split_gives_null_metrics():
     assert m["n_tracks"] == 0 and m["accuracy"] is None
 
 
-@pytest.mark.parametrize("name", ["crnn", "baseline"])
+@pytest.mark.parametrize("name", ["crnn", "baseline", "transfer"])
 def test_track_predictions_of_a_trained_model(trained, synthetic_features, name):
     from musicgenre.evaluate import evaluate_classifier
     from musicgenre.features import load_split
     from musicgenre.inference import load_classifier
 
     classifier = load_classifier(trained[0] / name)
-    x, index = load_split(synthetic_features, "test")
+    x, index = load_split(synthetic_features, "test", embeddings=classifier.uses_embeddings)
     metrics, tracks = evaluate_classifier(classifier, x, index)
     assert list(tracks["track_id"]) == sorted(index["track_id"].unique())
     for row in tracks.itertuples():

@@ -11,6 +11,7 @@ import soundfile as sf
 
 from musicgenre.audio import load_audio
 from musicgenre.config import GTZAN_GENRES, AugmentConfig, FeaturesConfig, SplitConfig
+from musicgenre.errors import MusicGenreError
 from musicgenre.features import (
     extract_features,
     frame_features,
@@ -78,7 +79,7 @@ def test_one_stft_matches_separate_librosa_calls(real_track, monkeypatch):
 
 def test_stage_outputs_leak_free_and_deterministic(synthetic_tables, tmp_path):
     manifest, split = synthetic_tables
-    cfg = FeaturesConfig(workers=1)
+    cfg = FeaturesConfig(workers=1, embedding="MSD_musicnn")
     one = extract_features(manifest, split, GTZAN_GENRES, cfg, QUICK_AUG, 3, tmp_path / "w1",
                            progress=False)
     two = extract_features(manifest, split, GTZAN_GENRES, replace(cfg, workers=2), QUICK_AUG, 3,
@@ -87,6 +88,9 @@ def test_stage_outputs_leak_free_and_deterministic(synthetic_tables, tmp_path):
         x1, i1 = load_split(tmp_path / "w1", name)
         x2, i2 = load_split(tmp_path / "w2", name)
         assert np.array_equal(x1, x2) and i1.equals(i2), f"{name} differs across worker counts"
+        e1, _ = load_split(tmp_path / "w1", name, embeddings=True)
+        e2, _ = load_split(tmp_path / "w2", name, embeddings=True)
+        assert e1.shape == (len(x1), 753) and np.array_equal(e1, e2)  # one row per segment
         # Segments belong to tracks of this split only, and only train is augmented.
         expected = set(split[split["split"] == name]["id"])
         assert set(i1["track_id"]) == expected
@@ -109,6 +113,8 @@ def test_stage_outputs_leak_free_and_deterministic(synthetic_tables, tmp_path):
     first = index["track_id"].iloc[0]
     rows = index[(index["track_id"] == first) & (index["segment"] == 0)]["row"].tolist()
     assert len(rows) == 2 and not np.array_equal(x_train[rows[0]], x_train[rows[1]])
+    e_train, _ = load_split(tmp_path / "w1", "train", embeddings=True)
+    assert not np.array_equal(e_train[rows[0]], e_train[rows[1]])  # embedded after augmenting
     saved = json.loads((tmp_path / "w1/meta.json").read_text())
     assert saved["seed"] == 3 and saved["versions"]["librosa"] == librosa.__version__
 
@@ -143,6 +149,9 @@ def test_short_track_policy(synthetic_tables, tmp_path, policy, expect_rows):
     assert (index["track_id"] == short_id).sum() == expect_rows
     key = "padded_short" if policy == "pad" else "dropped_short"
     assert meta[key] == [short_id]
+    with pytest.raises(MusicGenreError, match=r"val\.embeddings\.npy: no segment embeddings; "
+                                              r"set features\.embedding"):
+        load_split(tmp_path / "f", "val", embeddings=True)
 
 
 def test_unreadable_track_is_reported_not_fatal(synthetic_tables, tmp_path):

@@ -78,15 +78,15 @@ def test_full_pipeline_experiments_and_pr_report(project_copy):
     first = dvc("repro", cwd=project_copy)
     ran = ran_stages(first)
     for stage in ("download", "features", "train@baseline", "train@cnn", "train@rnn",
-                  "train@crnn", "evaluate@crnn", "robustness", "report"):
+                  "train@crnn", "train@transfer", "evaluate@transfer", "robustness", "report"):
         assert stage in ran, stage
 
     reports = project_copy / "reports"
     metrics = json.loads((reports / "metrics.json").read_text())
-    assert metrics["model"] == "crnn" and 0 <= metrics["accuracy"] <= 1
+    assert metrics["model"] == "transfer" and 0 <= metrics["accuracy"] <= 1
     assert {"accuracy", "macro_f1", "n_tracks"} <= set(metrics)
     comparison = json.loads((reports / "models.json").read_text())
-    assert [m["model"] for m in comparison] == ["baseline", "cnn", "rnn", "crnn"]
+    assert [m["model"] for m in comparison] == ["baseline", "cnn", "rnn", "crnn", "transfer"]
     report = (reports / "report.md").read_text()
     for section in ("## Data quality", "## Split", "## Models", "## Per-genre results",
                     "## Confusion matrices", "## Loss curves", "## Robustness",
@@ -120,7 +120,7 @@ def test_full_pipeline_experiments_and_pr_report(project_copy):
                 "--out", "pr.md"], project_copy)
     text = (project_copy / "pr.md").read_text()
     assert proc.stdout.strip() == text.strip()
-    assert "| model" in text and "crnn" in text and "rnn" in text
+    assert "| model" in text and "transfer" in text and "rnn" in text
     diff = json.loads(dvc("metrics", "diff", base, "--json", cwd=project_copy).stdout)
     changed = [k for k, v in diff["reports/metrics.json"].items() if v.get("diff")]
     assert changed, diff

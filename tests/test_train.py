@@ -47,6 +47,9 @@ def test_synthetic_test_accuracy_at_least_90_percent(trained, synthetic_features
     assert metrics["accuracy"] >= 0.9, metrics["accuracy"]
     baseline, _ = evaluate_classifier(load_classifier(out / "baseline"), x, index)
     assert baseline["n_tracks"] == 18
+    embeddings, _ = load_split(synthetic_features, "test", embeddings=True)
+    transfer, _ = evaluate_classifier(load_classifier(out / "transfer"), embeddings, index)
+    assert transfer["n_tracks"] == 18 and transfer["accuracy"] >= 0.5, transfer["accuracy"]
 
 
 def test_training_logs_curves_and_early_stops(trained):
@@ -109,11 +112,11 @@ def test_same_seed_same_weights_and_metrics(synthetic_features, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-@pytest.mark.parametrize("name", ["crnn", "baseline"])
+@pytest.mark.parametrize("name", ["crnn", "baseline", "transfer"])
 def test_checkpoint_predicts_the_same_in_a_fresh_process(trained, synthetic_features, tmp_path,
                                                           name):
     out, _ = trained
-    x, _ = load_split(synthetic_features, "test")
+    x, _ = load_split(synthetic_features, "test", embeddings=name == "transfer")
     segments = np.asarray(x[:20])
     expected = load_classifier(out / name).segment_log_probs(segments)
     np.save(tmp_path / "x.npy", segments)

@@ -97,7 +97,10 @@ def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int
         tmp = Path(tmp)
         everything = pd.DataFrame({"id": manifest["id"], "genre": manifest["genre"],
                                    "split": "train"})
-        extract_features(manifest, everything, genres, params["features"], params["augment"],
+        features = params["features"]
+        if not any(name in EMBEDDING_MODELS for name in models):
+            features = replace(features, embedding=None)  # nothing would read them
+        extract_features(manifest, everything, genres, features, params["augment"],
                          seed, tmp / "features", progress=progress)
         # features and embeddings are row-aligned: one index serves both
         x_features, idx_all = load_split(tmp / "features", "train")

@@ -1,0 +1,92 @@
+"""The pretrained MusiCNN port: reading the packaged checkpoints, agreement with the original
+TensorFlow network on real audio, and embeddings that line up with the feature segments."""
+
+import json
+import shutil
+from importlib import resources
+from pathlib import Path
+
+import librosa
+import numpy as np
+import pytest
+import torch
+
+from musicgenre.config import FeaturesConfig
+from musicgenre.embeddings import embed_segments, load_musicnn, log_mel, patch_frames
+from musicgenre.features import segment_embeddings, segments_from_audio
+from musicgenre.tfcheckpoint import CheckpointError, read_checkpoint
+
+REFERENCE = Path(__file__).parent / "data" / "musicnn_reference.json"
+
+
+def _prefix(name: str) -> str:
+    return str(resources.files("musicnn") / name) + "/"
+
+
+def test_checkpoint_reader_gives_the_packaged_weights():
+    weights = read_checkpoint(_prefix("MSD_musicnn"))
+    assert weights["conv2d/kernel"].shape == (7, 38, 1, 204)  # timbral 7 x 0.4 * 96 bins
+    assert weights["conv2d_2/kernel"].shape == (128, 1, 1, 51)  # temporal, 128 frames
+    assert weights["conv2d_5/kernel"].shape == (7, 561, 1, 64)  # mid end over 561 maps
+    assert weights["dense/kernel"].shape == (1506, 200)
+    assert weights["dense_1/kernel"].shape == (200, 50)  # 50 tags
+    assert all(v.dtype == np.float32 and np.isfinite(v).all() for v in weights.values())
+    variances = [v for k, v in weights.items() if k.endswith("moving_variance")]
+    assert len(variances) == 11 and all((v > 0).all() for v in variances)
+
+
+def test_checkpoint_errors_name_the_file(tmp_path):
+    (tmp_path / "junk.index").write_bytes(b"not a table" * 10)
+    with pytest.raises(CheckpointError, match=r"junk\.index: not a TensorFlow checkpoint"):
+        read_checkpoint(tmp_path / "junk")
+    with pytest.raises(CheckpointError, match=r"absent\.index: cannot read"):
+        read_checkpoint(tmp_path / "absent")
+    shutil.copy(_prefix("MSD_musicnn") + ".index", tmp_path / "nodata.index")
+    with pytest.raises(CheckpointError, match=r"nodata\.data-00000-of-00001: cannot read"):
+        read_checkpoint(tmp_path / "nodata")
+    shutil.copy(_prefix("MSD_musicnn") + ".index", tmp_path / "short.index")
+    data = Path(_prefix("MSD_musicnn") + ".data-00000-of-00001").read_bytes()
+    (tmp_path / "short.data-00000-of-00001").write_bytes(data[:len(data) // 2])
+    with pytest.raises(CheckpointError, match="runs past the end of its data file"):
+        read_checkpoint(tmp_path / "short")
+
+
+@pytest.mark.parametrize("name", ["MSD_musicnn", "MTT_musicnn"])
+def test_port_matches_the_tensorflow_network(real_genres_dir, name):
+    """Same input, same outputs as musicnn's own graph (tests/data/musicnn_reference.py)."""
+    reference = json.loads(REFERENCE.read_text())
+    audio, _ = librosa.load(real_genres_dir / "metal" / reference["track"], sr=16000)
+    spec = log_mel(audio)
+    n = patch_frames(3.0)
+    patches = torch.from_numpy(np.stack([spec[k * n:(k + 1) * n] for k in range(3)]))
+    with torch.no_grad():
+        logits, max_pool = load_musicnn(name)(patches)
+    np.testing.assert_allclose(torch.sigmoid(logits).numpy(), reference[name]["tags"],
+                               atol=2e-5)
+    np.testing.assert_allclose(max_pool[0].numpy(), reference[name]["max_pool_patch0"],
+                               rtol=1e-4, atol=2e-3)
+    if name == "MSD_musicnn":  # and the weights mean something: a metal track sounds metal
+        from musicnn.configuration import MSD_LABELS
+
+        top = [MSD_LABELS[i] for i in np.argsort(-logits.mean(dim=0).numpy())[:4]]
+        assert {"metal", "heavy metal"} & set(top), top
+
+
+def test_segment_embeddings_line_up_with_the_feature_segments(real_genres_dir):
+    from musicgenre.audio import load_audio
+
+    cfg = FeaturesConfig(embedding="MSD_musicnn")
+    audio, sr = load_audio(real_genres_dir / "jazz" / "jazz.00000.wav", cfg.sample_rate)
+    audio = audio[:12 * sr]
+    segments = segments_from_audio(audio, cfg)
+    embeddings = segment_embeddings(audio, cfg)
+    assert embeddings.shape == (len(segments), 753) and embeddings.dtype == np.float32
+    # Row k is the embedding of segment k's own 3 s, whatever else is in the batch.
+    k = 3
+    start = k * cfg.segment_hop_frames * cfg.hop_length / cfg.sample_rate
+    alone = embed_segments(audio, sr, [start], cfg.segment_s, cfg.embedding)
+    np.testing.assert_allclose(alone[0], embeddings[k], rtol=1e-5, atol=1e-4)
+    assert not np.allclose(embeddings[0], embeddings[k])
+    # A track shorter than a segment (padded by the features stage) still gets one row.
+    short = np.pad(audio[: sr], (0, 3 * sr - sr))
+    assert segment_embeddings(short, cfg).shape == (1, 753)
