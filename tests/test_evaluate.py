@@ -33,6 +33,8 @@ def test_wilson_interval():
     assert low == pytest.approx(0.7289, abs=1e-3) and high == pytest.approx(0.8566, abs=1e-3)
     assert wilson_interval(10, 10)[1] == pytest.approx(1.0)
     assert wilson_interval(0, 10)[0] == pytest.approx(0.0)
+    for n in range(1, 40):  # exact at the ends, never inside the accuracy (an error bar < 0)
+        assert wilson_interval(n, n)[1] == 1.0 and wilson_interval(0, n)[0] == 0.0
 
 
 def test_track_level_averages_segment_log_probabilities():

@@ -23,7 +23,11 @@ def wilson_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float
     p = correct / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # At 0% or 100% the bound is exactly 0 or 1; rounding would put it just inside
+    # (6/6 gave 0.9999999999999999, below the accuracy: a negative error bar).
+    low = 0.0 if correct == 0 else max(0.0, centre - half)
+    high = 1.0 if correct == n else min(1.0, centre + half)
+    return (low, high)
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray,
