@@ -8,8 +8,7 @@ layer (same padding, batch-norm epsilon and feature order), so no TensorFlow is 
 
 For genre classification with few labelled tracks the network is a fixed feature extractor:
 each segment of 16 kHz audio (3 s, the length the network was trained on) gives the max over
-time of its 753 mid-level feature maps (the `max_pool` output the musicnn authors use for
-transfer learning).
+time of its 753 mid-level feature maps (the `max_pool` output of musicnn's own extractor).
 """
 
 from __future__ import annotations
