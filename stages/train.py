@@ -5,7 +5,7 @@ from pathlib import Path
 
 from musicgenre.config import EMBEDDING_MODELS, MODELS, load_params
 from musicgenre.stage import run_stage
-from musicgenre.train import TrainingData, train_baseline, train_neural, train_transfer
+from musicgenre.train import ONE_STEP_FITS, TrainingData, train_neural
 
 
 def main() -> None:
@@ -16,10 +16,10 @@ def main() -> None:
     parser.add_argument("--live", type=Path, required=True, help="training log directory")
     args = parser.parse_args()
     data = TrainingData.from_features_dir(args.features, args.model in EMBEDDING_MODELS)
-    if args.model in ("baseline", "transfer"):
+    if args.model in ONE_STEP_FITS:
         params = load_params("seed", args.model)
-        fit = train_baseline if args.model == "baseline" else train_transfer
-        summary = fit(params[args.model], params["seed"], data, args.out, args.live)
+        summary = ONE_STEP_FITS[args.model](params[args.model], params["seed"], data, args.out,
+                                            args.live)
     else:
         params = load_params("seed", "train", args.model)
         summary = train_neural(args.model, params[args.model], params["train"], params["seed"],

@@ -29,10 +29,8 @@ from musicgenre.evaluate import predict_tracks, with_genre_names
 from musicgenre.features import RunningStats, extract_features, load_meta, load_split
 from musicgenre.inference import load_classifier
 from musicgenre.split import kfold_assign
-from musicgenre.train import TrainingData, train_baseline, train_neural, train_transfer
+from musicgenre.train import ONE_STEP_FITS, TrainingData, train_neural
 from musicgenre.validate import scan_folder
-
-ONE_STEP = ("baseline", "transfer")  # scikit-learn models: no epochs to choose
 
 
 def _subset(x: np.ndarray, index: pd.DataFrame, mask: np.ndarray):
@@ -58,9 +56,8 @@ def _training_data(x_all, idx_all, train_mask, val_mask, meta) -> TrainingData:
 
 def _fit(name: str, params: dict, data: TrainingData, out: Path, progress: bool,
          epochs: int | None = None) -> dict:
-    if name in ONE_STEP:
-        fit = train_baseline if name == "baseline" else train_transfer
-        return fit(params[name], params["seed"], data, out, out / "live")
+    if name in ONE_STEP_FITS:
+        return ONE_STEP_FITS[name](params[name], params["seed"], data, out, out / "live")
     cfg = params["train"]
     if epochs is not None:
         # Exactly `epochs` epochs, the last one kept: min_epochs = epochs means no earlier
@@ -134,7 +131,7 @@ def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int
                 record = {"fold": f, "model": name, "test_tracks": test_tracks,
                           "train_tracks": train_tracks}
                 out = tmp / f"fold{f}" / name
-                if name in ONE_STEP and refit:  # no epochs to choose: fit the final model
+                if name in ONE_STEP_FITS and refit:  # no epochs to choose: fit the final model
                     _fit(name, params, final, out, progress)
                 else:
                     summary = _fit(name, params, selection, out, progress)

@@ -311,6 +311,10 @@ def train_transfer(cfg, seed: int, data: TrainingData, out_dir: Path, live_dir: 
     return summary
 
 
+# scikit-learn models: fitted in one step, no epochs to choose
+ONE_STEP_FITS = {"baseline": train_baseline, "transfer": train_transfer}
+
+
 def _save_sklearn(name: str, cfg, pipeline, seed: int, data: TrainingData, summary: dict,
                   out_dir: Path, live_dir: Path, seconds: float) -> None:
     """Checkpoint, metrics and timing of a scikit-learn model (fitted in one step)."""
