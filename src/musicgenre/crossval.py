@@ -95,14 +95,15 @@ def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int
         everything = pd.DataFrame({"id": manifest["id"], "genre": manifest["genre"],
                                    "split": "train"})
         features = params["features"]
-        if not any(name in EMBEDDING_MODELS for name in models):
+        embedded = any(name in EMBEDDING_MODELS for name in models)
+        if not embedded:
             features = replace(features, embedding=None)  # nothing would read them
         extract_features(manifest, everything, genres, features, params["augment"],
                          seed, tmp / "features", progress=progress)
         # features and embeddings are row-aligned: one index serves both
         x_features, idx_all = load_split(tmp / "features", "train")
         inputs = {False: x_features}
-        if any(name in EMBEDDING_MODELS for name in models):
+        if embedded:
             inputs[True] = load_split(tmp / "features", "train", embeddings=True)[0]
         meta = load_meta(tmp / "features")
         track_fold = idx_all["track_id"].map(fold_of).to_numpy()
