@@ -6,6 +6,7 @@ import sys
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -15,7 +16,7 @@ from musicgenre.evaluate import evaluate_classifier
 from musicgenre.features import load_split
 from musicgenre.inference import load_classifier
 from musicgenre.models import build_model
-from musicgenre.train import TrainingData, WeightAverage, train_neural
+from musicgenre.train import CropSampler, TrainingData, WeightAverage, train_neural
 
 
 @pytest.mark.parametrize("name", ["cnn", "rnn", "crnn"])
@@ -128,3 +129,50 @@ def test_checkpoint_predicts_the_same_in_a_fresh_process(trained, synthetic_feat
     np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), expected)
     info = load_classifier(out / name).info
     assert info["genres"] == GTZAN_GENRES and info["features"]["n_mels"] == 64
+
+
+def test_crops_visit_every_track_version_a_fixed_number_of_times():
+    # 3 tracks x 2 versions, with 5, 19 and 1 segments per version
+    rows = [(t, c) for t, n in (("a", 5), ("b", 19), ("c", 1)) for c in (0, 1) for _ in range(n)]
+    index = pd.DataFrame(rows, columns=["track_id", "copy"])
+    sampler = CropSampler(index, crops=2)
+    assert len(sampler) == 12  # grows with track versions, not with segments
+    rng = np.random.default_rng(0)
+    epochs = [sampler.epoch(rng) for _ in range(50)]
+    for rows_ in epochs:
+        picked = index.iloc[rows_].groupby(["track_id", "copy"]).size()
+        assert (picked == 2).all() and len(picked) == 6
+    # Over many epochs every segment of a long track gets drawn, in varying order.
+    seen = np.unique(np.concatenate(epochs))
+    assert set(seen) == set(range(len(index)))
+    assert not all(np.array_equal(epochs[0], e) for e in epochs[1:])
+    # Same seed, same draws; crops = 0 is a full sweep of every row once.
+    again = CropSampler(index, crops=2).epoch(np.random.default_rng(0))
+    assert np.array_equal(again, epochs[0])
+    full = CropSampler(index, crops=0)
+    assert len(full) == len(index)
+    assert sorted(full.epoch(rng)) == list(range(len(index)))
+
+
+def test_an_epoch_trains_on_crops_not_on_every_segment(synthetic_features, tmp_path,
+                                                       monkeypatch):
+    import musicgenre.train as train_module
+
+    data = _train_slice(synthetic_features)
+    versions = data.idx_train.groupby(["track_id", "copy"]).ngroups
+    assert versions < len(data.idx_train)  # several segments per version in this data
+    real_step = train_module.train_step
+    for crops, expected in ((0, len(data.idx_train)), (1, versions), (3, 3 * versions)):
+        seen = []
+
+        def counting_step(model, optimizer, x_raw, *args, **kwargs):
+            seen.append(len(x_raw))
+            return real_step(model, optimizer, x_raw, *args, **kwargs)
+
+        monkeypatch.setattr(train_module, "train_step", counting_step)
+        cfg = replace(FAST_TRAIN, epochs=1, min_epochs=1, crops_per_track=crops)
+        train_neural("cnn", small_model_cfg("cnn"), cfg, 3, data, tmp_path / f"m{crops}",
+                     tmp_path / f"live{crops}", progress=False)
+        assert sum(seen) == expected, (crops, sum(seen), expected)
+    ckpt = torch.load(tmp_path / "m1/model.pt", weights_only=True)
+    assert ckpt["train"]["crops_per_track"] == 1 and ckpt["device"] == "cpu"

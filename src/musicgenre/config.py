@@ -175,6 +175,7 @@ class FeaturesConfig:
     short_track: Literal["pad", "drop"] = "pad"
     workers: int = 0  # 0: one per CPU core
     embedding: str | None = None  # also store each segment's pretrained embedding (transfer)
+    embed_augmented: bool = False  # embed the augmented copies too, not only the originals
 
     @property
     def components(self) -> tuple[str, ...]:
@@ -269,26 +270,33 @@ class SpecAugmentConfig:
 @dataclass
 class TrainConfig:
     epochs: int = 60
+    crops_per_track: int = 1  # random segments per training track and version each epoch
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 1e-4
     patience: int = 10  # epochs without a lower validation loss before stopping
+    min_delta: float = 0.0  # a validation loss must drop by more than this to count
     min_epochs: int = 10  # no stopping and no best-epoch pick before this epoch
     ema_epochs: float = 2.0  # weights averaged over about this many epochs; 0: no averaging
     mixup_alpha: float = 0.2  # 0: no mixup
     label_smoothing: float = 0.0
     spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
     threads: int = 0  # torch CPU threads; 0: torch's default
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    precision: Literal["auto", "32-true", "bf16-mixed", "16-mixed"] = "auto"
 
     def check(self, key: str) -> None:
         for name in ("epochs", "batch_size", "lr", "patience"):
             _positive(key, name, getattr(self, name))
         if min(self.weight_decay, self.mixup_alpha, self.threads, self.ema_epochs,
-               self.min_epochs) < 0:
-            raise ConfigError(f"{key}: weight_decay, mixup_alpha, ema_epochs, min_epochs and "
-                              "threads must be >= 0")
+               self.min_epochs, self.crops_per_track, self.min_delta) < 0:
+            raise ConfigError(f"{key}: weight_decay, mixup_alpha, ema_epochs, min_epochs, "
+                              "crops_per_track, min_delta and threads must be >= 0")
         if not 0 <= self.label_smoothing < 1:
             raise ConfigError(f"{key}.label_smoothing: must be in [0, 1)")
+        if self.precision == "16-mixed" and self.device == "cpu":
+            raise ConfigError(f"{key}.precision: 16-mixed needs a GPU; use 32-true or "
+                              "bf16-mixed on the CPU")
 
 
 @dataclass

@@ -100,34 +100,34 @@ def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int
             features = replace(features, embedding=None)  # nothing would read them
         extract_features(manifest, everything, genres, features, params["augment"],
                          seed, tmp / "features", progress=progress)
-        # features and embeddings are row-aligned: one index serves both
-        x_features, idx_all = load_split(tmp / "features", "train")
-        inputs = {False: x_features}
+        # per kind of input (embeddings or not): segments and their index (without
+        # features.embed_augmented the embeddings cover the originals' segments only)
+        inputs = {False: load_split(tmp / "features", "train")}
         if embedded:
-            inputs[True] = load_split(tmp / "features", "train", embeddings=True)[0]
+            inputs[True] = load_split(tmp / "features", "train", embeddings=True)
         meta = load_meta(tmp / "features")
+        idx_all = inputs[False][1]
         track_fold = idx_all["track_id"].map(fold_of).to_numpy()
-        original = (idx_all["copy"] == 0).to_numpy()
         per_fold, predictions = [], []
         for f in range(folds):
             val_fold = (f + 1) % folds
-            val_mask = (track_fold == val_fold) & original
-            test_mask = (track_fold == f) & original
-            test_tracks = int(idx_all.loc[test_mask, "track_id"].nunique())
+            test_tracks = int(idx_all.loc[track_fold == f, "track_id"].nunique())
             train_tracks = int(idx_all.loc[(track_fold != f) & (refit | (track_fold != val_fold)),
                                            "track_id"].nunique())
             fold_data = {}  # per kind of input: (selection, final, x_test, test index)
             for name in models:
                 kind = name in EMBEDDING_MODELS
                 if kind not in fold_data:
-                    x_all = inputs[kind]
+                    x_all, idx = inputs[kind]
+                    fold = idx["track_id"].map(fold_of).to_numpy()
+                    original = (idx["copy"] == 0).to_numpy()
+                    val_mask = (fold == val_fold) & original
                     fold_data[kind] = (
-                        _training_data(x_all, idx_all,
-                                       (track_fold != f) & (track_fold != val_fold), val_mask,
+                        _training_data(x_all, idx, (fold != f) & (fold != val_fold), val_mask,
                                        meta),
-                        _training_data(x_all, idx_all, track_fold != f, val_mask, meta)
+                        _training_data(x_all, idx, fold != f, val_mask, meta)
                         if refit else None,
-                        *_subset(x_all, idx_all, test_mask))
+                        *_subset(x_all, idx, (fold == f) & original))
                 selection, final, x_te, i_te = fold_data[kind]
                 record = {"fold": f, "model": name, "test_tracks": test_tracks,
                           "train_tracks": train_tracks}

@@ -108,7 +108,9 @@ class MusiCNN(nn.Module):
         self.output = _dense(weights, "dense_1")
         self.requires_grad_(False)
 
-    def forward(self, spec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def feature_maps(self, spec: torch.Tensor) -> torch.Tensor:
+        """[B, T, 96] log-mel -> [B, 753, T] front- and mid-end feature maps, frame by frame
+        (the network is convolutional in time, so T may be any length)."""
         x = self.input_norm(spec.unsqueeze(1))  # [B, 1, T, 96]
         maps = []
         timbral_in = F.pad(x, (0, 0, 3, 3))  # zero-pad time only, then 'valid' convolutions
@@ -126,8 +128,10 @@ class MusiCNN(nn.Module):
             out = norm(F.relu(layer(F.pad(h, (3, 3)))))
             h = out if k == 0 else out + h
             outputs.append(h)
-        features = torch.cat(outputs, dim=1)  # [B, 753, T]
+        return torch.cat(outputs, dim=1)  # [B, 753, T]
 
+    def forward(self, spec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.feature_maps(spec)
         max_pool, mean_pool = features.amax(dim=2), features.mean(dim=2)
         pooled = torch.stack([max_pool, mean_pool], dim=2).flatten(1)  # TF's flatten order
         hidden = self.dense_norm(F.relu(self.dense(self.pool_norm(pooled))))
@@ -154,23 +158,48 @@ def patch_frames(duration_s: float) -> int:
                                       n_fft=N_FFT)) + 1
 
 
+def patch_starts(n_frames: int, starts_s: list[float], frames: int) -> list[int]:
+    """First network frame of each span starting at `starts_s` (kept inside the track)."""
+    last = max(n_frames - frames, 0)
+    return [min(int(round(t * SAMPLE_RATE / HOP_LENGTH)), last) for t in starts_s]
+
+
+# Feature maps are computed over whole windows of the track: at most this many frames
+# (about 2 min) at once, which bounds memory (~0.4 GB for the front end's widest layer).
+WINDOW_FRAMES = 7500
+
+
 def embed_segments(audio: np.ndarray, sample_rate: int, starts_s: list[float],
                    duration_s: float = 3.0, name: str = "MSD_musicnn",
-                   batch: int = 16) -> np.ndarray:
+                   device: str = "cpu") -> np.ndarray:
     """[len(starts_s), 753] max-pool embeddings of the `duration_s` spans starting at these
-    times (the network is convolutional in time, so spans other than its 3 s work too)."""
+    times.
+
+    The network runs once over the whole track (in windows of up to WINDOW_FRAMES) and each
+    span takes the maximum of its frames' feature maps, instead of running once per span:
+    overlapping 3-s segments every 1.5 s would compute each frame twice. A frame near a span's
+    edge then sees its real neighbours instead of the zero padding of an isolated 3-s patch.
+    """
     if sample_rate != SAMPLE_RATE:
         audio = librosa.resample(audio, orig_sr=sample_rate, target_sr=SAMPLE_RATE)
     spec = log_mel(audio)
     frames = patch_frames(duration_s)
     if len(spec) < frames:  # a short (padded) track: pad with a zero log-mel, i.e. silence
         spec = np.pad(spec, ((0, frames - len(spec)), (0, 0)))
-    last = len(spec) - frames
-    firsts = [min(int(round(t * SAMPLE_RATE / HOP_LENGTH)), last) for t in starts_s]
-    patches = np.stack([spec[s:s + frames] for s in firsts]) if firsts else None
-    network = load_musicnn(name)
-    out = [np.empty((0, EMBEDDING_DIM), np.float32)]
+    firsts = patch_starts(len(spec), starts_s, frames)
+    if not firsts:
+        return np.empty((0, EMBEDDING_DIM), np.float32)
+    maps = track_feature_maps(spec, name, device)  # [753, T]
+    return np.stack([maps[:, s:s + frames].max(axis=1) for s in firsts])
+
+
+def track_feature_maps(spec: np.ndarray, name: str = "MSD_musicnn",
+                       device: str = "cpu") -> np.ndarray:
+    """[753, T] feature maps of a [T, 96] log-mel, in windows of at most WINDOW_FRAMES."""
+    network = load_musicnn(name).to(device)
+    parts = []
     with torch.no_grad():
-        for i in range(0, len(firsts), batch):
-            out.append(network(torch.from_numpy(patches[i:i + batch]))[1].numpy())
-    return np.concatenate(out)
+        for start in range(0, len(spec), WINDOW_FRAMES):
+            window = torch.from_numpy(np.ascontiguousarray(spec[start:start + WINDOW_FRAMES]))
+            parts.append(network.feature_maps(window[None].to(device))[0].float().cpu().numpy())
+    return np.concatenate(parts, axis=1)

@@ -159,27 +159,43 @@ def track_segments(path: Path, track_id: str, copies: int, cfg: FeaturesConfig,
         augmenter = augmenter or build_augmenter(aug_cfg)
         versions += [augment(augmenter, audio, cfg.sample_rate, track_seed(seed, track_id, k))
                      for k in range(1, copies + 1)]
+    n_embedded = len(versions) if cfg.embed_augmented else 1
     return {"id": track_id, "error": None, "dropped": False, "padded": padded,
             "copies": [segments_from_audio(v, cfg) for v in versions],
-            "embeddings": [segment_embeddings(v, cfg) for v in versions] if cfg.embedding
-            else None}
+            "embeddings": [segment_embeddings(v, cfg) for v in versions[:n_embedded]]
+            if cfg.embedding else None}
 
 
 # Per-process state for the pool (the augmenter is built once per worker, not per track).
 _WORKER: dict = {}
 
 
-def _init_worker(cfg: FeaturesConfig, aug_cfg: AugmentConfig, seed: int,
-                 single_thread: bool = False) -> None:
-    if single_thread:
-        # One BLAS thread per worker process: N workers on N cores, not N x N threads.
-        _WORKER["blas_limit"] = threadpool_limits(1)
-        if cfg.embedding:
-            import torch
+def _init_worker(cfg: FeaturesConfig, aug_cfg: AugmentConfig, seed: int) -> None:
+    # Every extraction path runs with one BLAS and one torch thread, whether in a worker
+    # process or in the main one: thread counts change how BLAS and oneDNN split their sums,
+    # and so the last bits of a result (measured: one float16 step in 11 of 60 rows between
+    # workers=1 with 2 threads and workers=2 with 1). It also keeps N workers on N cores.
+    _WORKER["blas_limit"] = threadpool_limits(1)
+    if cfg.embedding:
+        import torch
 
-            torch.set_num_threads(1)
+        _WORKER["torch_threads"] = torch.get_num_threads()
+        torch.set_num_threads(1)
     _WORKER.update(cfg=cfg, aug_cfg=aug_cfg, seed=seed,
                    augmenter=build_augmenter(aug_cfg) if aug_cfg.copies else None)
+
+
+def _release_worker() -> None:
+    """Undo `_init_worker`'s thread limits (the in-process path: the caller goes on)."""
+    limit = _WORKER.pop("blas_limit", None)
+    if limit is not None:
+        limit.restore_original_limits()
+    threads = _WORKER.pop("torch_threads", None)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    _WORKER.clear()
 
 
 def _work(job: tuple[str, str, int]) -> dict:
@@ -205,7 +221,7 @@ class TrackMapper:
     def __enter__(self) -> TrackMapper:
         if self.workers > 1:
             self.pool = ProcessPoolExecutor(self.workers, initializer=_init_worker,
-                                            initargs=(*self.init_args, True))
+                                            initargs=self.init_args)
         else:
             _init_worker(*self.init_args)
         return self
@@ -213,6 +229,8 @@ class TrackMapper:
     def __exit__(self, *exc) -> None:
         if self.pool is not None:
             self.pool.shutdown(cancel_futures=True)
+        else:
+            _release_worker()
 
     def map(self, jobs: list[tuple[str, str, int]], desc: str = "features",
             progress: bool = True):
@@ -362,7 +380,7 @@ def _extract_split(part: pd.DataFrame, split_name: str, mapper: TrackMapper,
                             "label": label_of[genre_of[tid]], "segment": s, "copy": copy}
                            for s in range(len(block))]
             writer.append(block)
-            if embedding_writer:
+            if embedding_writer and copy < len(result["embeddings"]):
                 embedding_writer.append(result["embeddings"][copy])
             if split_name == "train":
                 stats.add(block)
@@ -404,6 +422,13 @@ def load_split(features_dir: Path, split: str, embeddings: bool = False
                               "MSD_musicnn) so that the features stage computes them")
     x = np.load(path, mmap_mode="r")
     index = pd.read_csv(features_dir / f"{split}.csv")
+    if embeddings and len(index) != len(x):
+        # Augmented copies were not embedded (features.embed_augmented false): the rows are
+        # the originals' segments, in the index's order.
+        index = index[index["copy"] == 0].reset_index(drop=True)
+        if len(index) != len(x):
+            raise MusicGenreError(f"{path}: {len(x)} embeddings for {len(index)} segments; "
+                                  "rerun the features stage")
     return x, index
 
 

@@ -131,7 +131,8 @@ def accuracy_by_track(log_probs: np.ndarray, index: pd.DataFrame) -> float:
     return float((scores.to_numpy().argmax(axis=1) == truth.to_numpy()).mean())
 
 
-def _evaluate(model, x, labels, mean, std, batch_size: int = 256) -> tuple[float, np.ndarray]:
+def _evaluate(model, x, labels, mean, std, fabric=None,
+              batch_size: int = 256) -> tuple[float, np.ndarray]:
     import torch
     import torch.nn.functional as F
 
@@ -140,19 +141,55 @@ def _evaluate(model, x, labels, mean, std, batch_size: int = 256) -> tuple[float
     with torch.no_grad():
         for start in range(0, len(x), batch_size):
             xb = torch.from_numpy(normalize(x[start:start + batch_size], mean, std))
-            outs.append(F.log_softmax(model(xb), dim=1))
+            if fabric is None:
+                outs.append(F.log_softmax(model(xb), dim=1))
+                continue
+            with fabric.autocast():
+                logits = model(fabric.to_device(xb))
+            outs.append(F.log_softmax(logits.float(), dim=1).cpu())
     log_probs = torch.cat(outs)
     loss = F.nll_loss(log_probs, torch.from_numpy(labels)).item()
     return loss, log_probs.numpy()
 
 
+class CropSampler:
+    """Which training rows an epoch visits: `crops` random segments of every track version.
+
+    With crops = 0 every segment of every version, once (a full sweep). Drawing a fixed number
+    of crops per track and version makes an epoch's cost grow with tracks, not with how many
+    overlapping segments a track has (19 for a 30-s track), and each epoch sees other parts of
+    every track. Rows are drawn with replacement, from a generator seeded by the caller.
+    """
+
+    def __init__(self, index: pd.DataFrame, crops: int) -> None:
+        codes = index.groupby(["track_id", "copy"], sort=True).ngroup().to_numpy()
+        self.order = np.argsort(codes, kind="stable")  # rows grouped by track version
+        self.counts = np.bincount(codes)
+        self.starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]])
+        self.crops = crops
+        self.n_rows = len(codes)
+
+    def __len__(self) -> int:
+        return self.crops * len(self.counts) if self.crops else self.n_rows
+
+    def epoch(self, rng: np.random.Generator) -> np.ndarray:
+        """Row numbers for one epoch, shuffled."""
+        if not self.crops:
+            return rng.permutation(self.n_rows)
+        offsets = (rng.random((len(self.counts), self.crops)) * self.counts[:, None]).astype(int)
+        rows = self.order[(self.starts[:, None] + offsets).ravel()]
+        return rows[rng.permutation(len(rows))]
+
+
 def train_step(model, optimizer, x_raw: np.ndarray, y: np.ndarray, mean: np.ndarray,
                std: np.ndarray, cfg: TrainConfig, rng: np.random.Generator, generator,
-               n_classes: int) -> tuple[float, int]:
+               n_classes: int, fabric=None) -> tuple[float, int]:
     """One optimiser step on a batch of raw segments: normalise, mask, mix up, update.
 
-    Returns the batch loss and how many examples the model got right (against the
-    original labels, before mixup).
+    Masks and mixup are drawn on the CPU (the same random numbers on any device); `fabric`
+    moves the batch to its device and handles autocast and loss scaling. Returns the batch
+    loss and how many examples the model got right (against the original labels, before
+    mixup).
     """
     import torch
     import torch.nn.functional as F
@@ -168,10 +205,15 @@ def train_step(model, optimizer, x_raw: np.ndarray, y: np.ndarray, mean: np.ndar
         perm = torch.from_numpy(rng.permutation(len(y)))
         xb = lam * xb + (1 - lam) * xb[perm]
         target = lam * target + (1 - lam) * target[perm]
-    logits = model(xb)
+    if fabric is not None:
+        xb, target, yb = fabric.to_device((xb, target, yb))
+    logits = model(xb).float()
     loss = -(target * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
     optimizer.zero_grad()
-    loss.backward()
+    if fabric is None:
+        loss.backward()
+    else:
+        fabric.backward(loss)
     optimizer.step()
     return loss.item(), int((logits.argmax(dim=1) == yb).sum().item())
 
@@ -183,9 +225,12 @@ def train_neural(name: str, model_cfg, cfg: TrainConfig, seed: int, data: Traini
 
     from musicgenre.models import build_model
 
+    from musicgenre.devices import make_fabric
+
     seed_everything(seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    fabric = make_fabric(cfg.device, cfg.precision)
     meta = data.meta
     mean = np.asarray(meta["mean"], dtype=np.float32)
     std = np.asarray(meta["std"], dtype=np.float32)
@@ -195,10 +240,13 @@ def train_neural(name: str, model_cfg, cfg: TrainConfig, seed: int, data: Traini
     n_classes = len(meta["genres"])
     model = build_model(name, model_cfg, x_train.shape[1], x_train.shape[2], n_classes)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    model, optimizer = fabric.setup(model, optimizer)
     rng = np.random.default_rng(seed)
     generator = torch.Generator().manual_seed(seed)
-    steps_per_epoch = -(-len(x_train) // cfg.batch_size)
-    average = WeightAverage(model, cfg.ema_epochs * steps_per_epoch) if cfg.ema_epochs else None
+    sampler = CropSampler(idx_train, cfg.crops_per_track)
+    steps_per_epoch = -(-len(sampler) // cfg.batch_size)
+    average = (WeightAverage(model.module, cfg.ema_epochs * steps_per_epoch)
+               if cfg.ema_epochs else None)
     scored = average.model if average else model  # the weights validated and saved
 
     best = {"val_loss": float("inf"), "epoch": -1, "state": None}
@@ -208,7 +256,7 @@ def train_neural(name: str, model_cfg, cfg: TrainConfig, seed: int, data: Traini
         for epoch in range(cfg.epochs):
             start = time.perf_counter()
             model.train()
-            order = rng.permutation(len(x_train))
+            order = sampler.epoch(rng)
             total_loss = correct = 0.0
             batches = range(0, len(order), cfg.batch_size)
             bar = tqdm(batches, desc=f"{name} epoch {epoch + 1}/{cfg.epochs}", unit="batch",
@@ -216,13 +264,13 @@ def train_neural(name: str, model_cfg, cfg: TrainConfig, seed: int, data: Traini
             for b in bar:
                 rows = np.sort(order[b:b + cfg.batch_size])  # sorted: sequential memmap reads
                 loss, hits = train_step(model, optimizer, x_train[rows], y_train[rows], mean,
-                                        std, cfg, rng, generator, n_classes)
+                                        std, cfg, rng, generator, n_classes, fabric)
                 if average:
                     average.update()
                 total_loss += loss * len(rows)
                 correct += hits
             epoch_seconds.append(time.perf_counter() - start)
-            val_loss, val_log_probs = _evaluate(scored, x_val, y_val, mean, std)
+            val_loss, val_log_probs = _evaluate(scored, x_val, y_val, mean, std, fabric)
             metrics = {
                 "train/loss": total_loss / len(order),
                 "train/accuracy": correct / len(order),
@@ -240,9 +288,12 @@ def train_neural(name: str, model_cfg, cfg: TrainConfig, seed: int, data: Traini
             # chance (dev folds: epoch 2 of 12, 5/10 test tracks); like Keras' start_from_epoch,
             # the watch starts at min_epochs (or the last epoch, if that comes first).
             watching = epoch + 1 >= min(cfg.min_epochs, cfg.epochs)
-            if watching and val_loss < best["val_loss"] - 1e-4:
+            # min_delta: a loss still creeping down by crumbs (every validation track long
+            # right, as on synthetic data) is not worth more epochs.
+            if watching and val_loss < best["val_loss"] - max(cfg.min_delta, 1e-4):
+                state = getattr(scored, "module", scored).state_dict()
                 best = {"val_loss": val_loss, "epoch": epoch + 1, "metrics": metrics,
-                        "state": copy.deepcopy(scored.state_dict())}
+                        "state": {k: v.detach().cpu().clone() for k, v in state.items()}}
                 waited = 0
             elif watching:
                 waited += 1
@@ -259,9 +310,9 @@ def train_neural(name: str, model_cfg, cfg: TrainConfig, seed: int, data: Traini
     save_neural(Path(out_dir) / NEURAL_FILE, {
         "format": 1, "model": name, "config": asdict(model_cfg), "state_dict": best["state"],
         **data.checkpoint_header(), "train": asdict(cfg), "seed": seed, "summary": summary,
-        "versions": _versions(),
+        "versions": _versions(), "device": fabric.device.type,
     })
-    _write_timing(live_dir, name, epoch_seconds)
+    _write_timing(live_dir, name, epoch_seconds, device=fabric.device.type)
     return summary
 
 
@@ -328,9 +379,10 @@ def _save_sklearn(name: str, cfg, pipeline, seed: int, data: TrainingData, summa
     _write_timing(live_dir, name, [seconds])
 
 
-def _write_timing(live_dir: Path, name: str, epoch_seconds: list[float]) -> None:
+def _write_timing(live_dir: Path, name: str, epoch_seconds: list[float],
+                  device: str = "cpu") -> None:
     """Wall-clock times are kept apart from metrics: they differ between identical runs."""
-    timing = {"model": name, "epochs": len(epoch_seconds),
+    timing = {"model": name, "device": device, "epochs": len(epoch_seconds),
               "mean_epoch_seconds": round(float(np.mean(epoch_seconds)), 3),
               "total_seconds": round(float(np.sum(epoch_seconds)), 3)}
     (Path(live_dir) / "timing.json").write_text(json.dumps(timing, indent=2) + "\n")
