@@ -23,7 +23,7 @@ from common import ROOT, audio_folder, cpu_count, print_table
 
 from musicgenre.audio import load_audio
 from musicgenre.config import AugmentConfig, FeaturesConfig
-from musicgenre.features import TrackMapper, frame_features
+from musicgenre.features import _work, frame_features, track_pool
 
 SETS = ["logmel", "mfcc", "chroma", "contrast", "seed_stack", "logmel+mfcc+chroma+contrast"]
 
@@ -69,10 +69,10 @@ def per_track_ms(fns: dict, tracks, repeats: int) -> dict[str, float]:
 def throughput(paths: list[Path], workers: int, copies: int) -> float:
     """Steady-state tracks/s (the pool is started and warmed up before timing)."""
     jobs = [(str(p), p.stem, copies) for p in paths]
-    with TrackMapper(FeaturesConfig(), AugmentConfig(copies=copies), 0, workers) as mapper:
-        list(mapper.map(jobs[: 2 * workers], progress=False))  # warm-up: JIT in every worker
+    with track_pool(FeaturesConfig(), AugmentConfig(copies=copies), 0, workers) as pool:
+        list(pool.map(_work, jobs[: 2 * workers], progress=False))  # warm-up: JIT in workers
         start = time.perf_counter()
-        for _ in mapper.map(jobs, progress=False):
+        for _ in pool.map(_work, jobs, progress=False):
             pass
         return len(jobs) / (time.perf_counter() - start)
 

@@ -79,7 +79,7 @@ def test_one_stft_matches_separate_librosa_calls(real_track, monkeypatch):
 
 def test_stage_outputs_leak_free_and_deterministic(synthetic_tables, tmp_path):
     manifest, split = synthetic_tables
-    cfg = FeaturesConfig(workers=1, embedding="MSD_musicnn")
+    cfg = FeaturesConfig(workers=1, embedding="MSD_musicnn", embed_augmented=True)
     one = extract_features(manifest, split, GTZAN_GENRES, cfg, QUICK_AUG, 3, tmp_path / "w1",
                            progress=False)
     two = extract_features(manifest, split, GTZAN_GENRES, replace(cfg, workers=2), QUICK_AUG, 3,
@@ -117,6 +117,13 @@ def test_stage_outputs_leak_free_and_deterministic(synthetic_tables, tmp_path):
     assert not np.array_equal(e_train[rows[0]], e_train[rows[1]])  # embedded after augmenting
     saved = json.loads((tmp_path / "w1/meta.json").read_text())
     assert saved["seed"] == 3 and saved["versions"]["librosa"] == librosa.__version__
+
+    # By default only the originals are embedded: the rows of copy 0, in the index's order.
+    extract_features(manifest, split, GTZAN_GENRES, replace(cfg, embed_augmented=False),
+                     QUICK_AUG, 3, tmp_path / "originals", progress=False)
+    e_orig, i_orig = load_split(tmp_path / "originals", "train", embeddings=True)
+    assert (i_orig["copy"] == 0).all() and len(i_orig) == (index["copy"] == 0).sum()
+    np.testing.assert_array_equal(e_orig, e_train[i_orig["row"].to_numpy()])
 
 
 def test_changing_the_seed_changes_only_augmented_rows(synthetic_tables, tmp_path):

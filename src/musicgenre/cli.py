@@ -6,6 +6,7 @@ Every command calls the same library functions as the pipeline stages.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,11 @@ def _default_model() -> Path:
 
 ModelOption = typer.Option(None, "--model", "-m",
                            help="Trained model directory (default: models/<model in params.yaml>).")
+DeviceOption = typer.Option("auto", "--device",
+                            help="Where the networks run: auto | cpu | cuda | mps.")
+WorkersOption = typer.Option(0, "--workers", min=0,
+                             help="CPU processes decoding and classifying files (0: one per "
+                             "core).")
 
 
 @app.command()
@@ -48,32 +54,36 @@ def predict(
     model: Path = ModelOption,
     top: int = typer.Option(3, min=1, help="How many genres to show per file."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    device: str = DeviceOption,
+    workers: int = WorkersOption,
 ) -> None:
     """Classify audio files: the top genres with their probabilities.
 
     Any sample rate; stereo is mixed down. A file that cannot be used gets one error line,
     the others are still classified, and the exit code is 1.
     """
-    from musicgenre.inference import classify_file, find_audio, load_classifier
+    from musicgenre.devices import resolve_device
+    from musicgenre.inference import classify_files, find_audio, load_classifier
 
+    model = model or _default_model()
     try:
-        classifier = load_classifier(model or _default_model())
+        classifier = load_classifier(model)  # fail early, and the genre names
+        resolve_device(device)
     except MusicGenreError as exc:
         _fail(exc)
     results, failed = [], 0
-    for path in find_audio(paths):
-        try:
-            proba = classify_file(classifier, path)
-        except MusicGenreError as exc:
+    for path, proba, error in classify_files(model, find_audio(paths), workers, device,
+                                             progress=False):
+        if error:
             failed += 1
-            results.append({"path": str(path), "error": str(exc)})
+            results.append({"path": path, "error": error})
             if not as_json:
-                typer.echo(f"error: {exc}", err=True)
+                typer.echo(f"error: {error}", err=True)
             continue
         order = np.argsort(-proba)[:top]
         ranked = [{"genre": classifier.genres[i], "probability": round(float(proba[i]), 4)}
                   for i in order]
-        results.append({"path": str(path), "top": ranked})
+        results.append({"path": path, "top": ranked})
         if not as_json:
             shown = ", ".join(f"{r['genre']} {r['probability']:.2f}" for r in ranked)
             typer.echo(f"{path}: {shown}")
@@ -90,6 +100,8 @@ def evaluate(
     data: Path = typer.Option(..., help="Labelled folder: <genre>/<audio file>."),
     model: Path = ModelOption,
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    device: str = DeviceOption,
+    workers: int = WorkersOption,
 ) -> None:
     """Score a trained model on any labelled folder (a cross-dataset check).
 
@@ -97,11 +109,14 @@ def evaluate(
     confusion matrix. Unusable files get one error line each and make the exit code 1.
     """
     from musicgenre.audio import is_audio_name
+    from musicgenre.devices import resolve_device
     from musicgenre.evaluate import classification_metrics
-    from musicgenre.inference import classify_file, load_classifier
+    from musicgenre.inference import classify_files, load_classifier
 
+    model = model or _default_model()
     try:
-        classifier = load_classifier(model or _default_model())
+        classifier = load_classifier(model)
+        resolve_device(device)
         if not data.is_dir():
             raise MusicGenreError(f"{data}: not a directory of <genre>/<file> audio")
     except MusicGenreError as exc:
@@ -110,18 +125,19 @@ def evaluate(
     if not files:
         _fail(MusicGenreError(f"{data}: no audio files in <genre>/ folders"))
     truth, predicted, errors = [], [], []
+    known = [p for p in files if p.parent.name.lower() in classifier.genres]
     for path in files:
-        genre = path.parent.name.lower()
-        try:
-            if genre not in classifier.genres:
-                raise MusicGenreError(f"{path}: genre folder '{genre}' is not one the model "
-                                      f"knows ({', '.join(classifier.genres)})")
-            proba = classify_file(classifier, path)
-        except MusicGenreError as exc:
-            errors.append(str(exc))
-            typer.echo(f"error: {exc}", err=True)
+        if path.parent.name.lower() not in classifier.genres:
+            errors.append(f"{path}: genre folder '{path.parent.name.lower()}' is not one the "
+                          f"model knows ({', '.join(classifier.genres)})")
+            typer.echo(f"error: {errors[-1]}", err=True)
+    for path, proba, error in classify_files(model, known, workers, device,
+                                             progress=sys.stderr.isatty()):
+        if error:
+            errors.append(error)
+            typer.echo(f"error: {error}", err=True)
             continue
-        truth.append(classifier.genres.index(genre))
+        truth.append(classifier.genres.index(Path(path).parent.name.lower()))
         predicted.append(int(np.argmax(proba)))
     metrics = {"model": classifier.name, "data": str(data),
                **classification_metrics(np.array(truth), np.array(predicted),

@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-from collections import deque
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
@@ -24,13 +21,12 @@ from pathlib import Path
 import librosa
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
-from tqdm import tqdm
 
 from musicgenre.audio import load_audio
 from musicgenre.augment import augment, build_augmenter, track_seed
 from musicgenre.config import EMBEDDING_DIM, AugmentConfig, FeaturesConfig
 from musicgenre.errors import AudioError, MusicGenreError
+from musicgenre.parallel import OrderedPool
 from musicgenre.split import SPLITS
 
 FEATURE_DTYPE = np.float16  # halves disk and memory; log-scaled features lose nothing useful
@@ -125,13 +121,15 @@ def segments_from_audio(audio: np.ndarray, cfg: FeaturesConfig) -> np.ndarray:
     return out
 
 
-def segment_embeddings(audio: np.ndarray, cfg: FeaturesConfig) -> np.ndarray:
+def segment_embeddings(audio: np.ndarray, cfg: FeaturesConfig,
+                       device: str = "cpu") -> np.ndarray:
     """[n_segments, dim] pretrained embeddings of the same audio spans as segments_from_audio."""
     from musicgenre.embeddings import embed_segments  # imports torch: only when asked for
 
     n_frames = 1 + len(audio) // cfg.hop_length  # librosa's centred frames
     starts_s = [s * cfg.hop_length / cfg.sample_rate for s in segment_starts(n_frames, cfg)]
-    return embed_segments(audio, cfg.sample_rate, starts_s, cfg.segment_s, cfg.embedding)
+    return embed_segments(audio, cfg.sample_rate, starts_s, cfg.segment_s, cfg.embedding,
+                          device)
 
 
 def fit_length(audio: np.ndarray, cfg: FeaturesConfig) -> tuple[np.ndarray, bool]:
@@ -171,31 +169,10 @@ _WORKER: dict = {}
 
 
 def _init_worker(cfg: FeaturesConfig, aug_cfg: AugmentConfig, seed: int) -> None:
-    # Every extraction path runs with one BLAS and one torch thread, whether in a worker
-    # process or in the main one: thread counts change how BLAS and oneDNN split their sums,
-    # and so the last bits of a result (measured: one float16 step in 11 of 60 rows between
-    # workers=1 with 2 threads and workers=2 with 1). It also keeps N workers on N cores.
-    _WORKER["blas_limit"] = threadpool_limits(1)
     if cfg.embedding:
-        import torch
-
-        _WORKER["torch_threads"] = torch.get_num_threads()
-        torch.set_num_threads(1)
+        import torch  # noqa: F401  (imported first, so the pool limits its threads too)
     _WORKER.update(cfg=cfg, aug_cfg=aug_cfg, seed=seed,
                    augmenter=build_augmenter(aug_cfg) if aug_cfg.copies else None)
-
-
-def _release_worker() -> None:
-    """Undo `_init_worker`'s thread limits (the in-process path: the caller goes on)."""
-    limit = _WORKER.pop("blas_limit", None)
-    if limit is not None:
-        limit.restore_original_limits()
-    threads = _WORKER.pop("torch_threads", None)
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(threads)
-    _WORKER.clear()
 
 
 def _work(job: tuple[str, str, int]) -> dict:
@@ -205,58 +182,10 @@ def _work(job: tuple[str, str, int]) -> dict:
                           w["augmenter"])
 
 
-class TrackMapper:
-    """Run `_work` over jobs in order, on a process pool created once for all splits.
-
-    At most 2 x workers jobs are in flight, so finished results never pile up in memory
-    while an earlier, slower track is still being processed.
-    """
-
-    def __init__(self, cfg: FeaturesConfig, aug_cfg: AugmentConfig, seed: int,
-                 workers: int) -> None:
-        self.init_args = (cfg, aug_cfg, seed)
-        self.workers = workers
-        self.pool: ProcessPoolExecutor | None = None
-
-    def __enter__(self) -> TrackMapper:
-        if self.workers > 1:
-            self.pool = ProcessPoolExecutor(self.workers, initializer=_init_worker,
-                                            initargs=self.init_args)
-        else:
-            _init_worker(*self.init_args)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
-        else:
-            _release_worker()
-
-    def map(self, jobs: list[tuple[str, str, int]], desc: str = "features",
-            progress: bool = True):
-        bar = tqdm(total=len(jobs), desc=desc, unit="track", disable=not progress,
-                   file=sys.stderr)
-        try:
-            if self.pool is None:
-                for job in jobs:
-                    yield _work(job)
-                    bar.update()
-                return
-            pending: deque = deque()
-            todo = iter(jobs)
-            for job in todo:
-                pending.append(self.pool.submit(_work, job))
-                if len(pending) >= 2 * self.workers:
-                    break
-            while pending:
-                result = pending.popleft().result()
-                nxt = next(todo, None)
-                if nxt is not None:
-                    pending.append(self.pool.submit(_work, nxt))
-                yield result
-                bar.update()
-        finally:
-            bar.close()
+def track_pool(cfg: FeaturesConfig, aug_cfg: AugmentConfig, seed: int,
+               workers: int) -> OrderedPool:
+    """The worker pool that runs `_work` over (path, track id, copies) jobs."""
+    return OrderedPool(workers, _init_worker, (cfg, aug_cfg, seed), _WORKER.clear)
 
 
 # --------------------------------------------------------------------------- storage
@@ -332,12 +261,11 @@ def extract_features(manifest: pd.DataFrame, split: pd.DataFrame, genres: list[s
     unknown = sorted(set(tracks["genre"]) - set(label_of))
     if unknown:
         raise MusicGenreError(f"genres {unknown} are in the split but not in params genres")
-    workers = cfg.workers or os.cpu_count() or 1
     stats = RunningStats(cfg.n_rows)
     report: dict = {"splits": {}, "dropped_short": [], "padded_short": [], "unreadable": []}
-    with TrackMapper(cfg, aug_cfg, seed, workers) as mapper:
+    with track_pool(cfg, aug_cfg, seed, cfg.workers) as pool:
         for split_name in SPLITS:  # train first: its rows define the normalisation
-            _extract_split(tracks[tracks["split"] == split_name], split_name, mapper, cfg,
+            _extract_split(tracks[tracks["split"] == split_name], split_name, pool, cfg,
                            aug_cfg, label_of, stats, report, out_dir, progress)
     mean, std = stats.result()
     meta = {
@@ -351,7 +279,7 @@ def extract_features(manifest: pd.DataFrame, split: pd.DataFrame, genres: list[s
     return meta
 
 
-def _extract_split(part: pd.DataFrame, split_name: str, mapper: TrackMapper,
+def _extract_split(part: pd.DataFrame, split_name: str, pool: OrderedPool,
                    cfg: FeaturesConfig, aug_cfg: AugmentConfig, label_of: dict[str, int],
                    stats: RunningStats, report: dict, out_dir: Path, progress: bool) -> None:
     """Stream one split's segments to `<split>.npy` and its index to `<split>.csv`."""
@@ -365,7 +293,7 @@ def _extract_split(part: pd.DataFrame, split_name: str, mapper: TrackMapper,
                         if cfg.embedding else None)
     index_rows = []
     genre_of = dict(zip(part["id"], part["genre"], strict=True))
-    for result in mapper.map(jobs, desc=split_name, progress=progress):
+    for result in pool.map(_work, jobs, desc=split_name, progress=progress):
         tid = result["id"]
         if result["error"]:
             report["unreadable"].append({"id": tid, "error": result["error"]})

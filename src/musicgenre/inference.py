@@ -9,6 +9,7 @@ where the others read its features.
 
 from __future__ import annotations
 
+import os
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,16 @@ class Classifier:
     std: np.ndarray
     model: Any  # torch.nn.Module for neural models, an sklearn pipeline for the others
     info: dict = field(default_factory=dict)
+    device: str = "cpu"  # where the neural model and the embedding network run
+
+    def to(self, device: str) -> Classifier:
+        """Run the networks on `device` (auto | cpu | cuda | mps; see musicgenre.devices)."""
+        from musicgenre.devices import resolve_device
+
+        self.device = resolve_device(device)
+        if self.is_neural:
+            self.model.to(self.device)
+        return self
 
     @property
     def uses_embeddings(self) -> bool:
@@ -54,7 +65,7 @@ class Classifier:
         from musicgenre.features import segment_embeddings, segments_from_audio
 
         if self.uses_embeddings:
-            return segment_embeddings(audio, self.features)
+            return segment_embeddings(audio, self.features, self.device)
         return segments_from_audio(audio, self.features)
 
     def segment_log_probs(self, segments: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -76,7 +87,8 @@ class Classifier:
         with torch.no_grad():
             for start in range(0, len(segments), batch_size):
                 x = normalize(segments[start:start + batch_size], self.mean, self.std)
-                out.append(torch.log_softmax(self.model(torch.from_numpy(x)), dim=1).numpy())
+                logits = self.model(torch.from_numpy(x).to(self.device)).float()
+                out.append(torch.log_softmax(logits, dim=1).cpu().numpy())
         return np.concatenate(out)
 
     def track_log_probs(self, segments: np.ndarray) -> np.ndarray:
@@ -177,3 +189,41 @@ def classify_file(classifier: Classifier, path: Path) -> np.ndarray:
     log_probs = classifier.track_log_probs(classifier.inputs_from_audio(audio))
     proba = np.exp(log_probs - log_probs.max())
     return proba / proba.sum()
+
+
+# The classifier of each worker process of `classify_files` (loaded once per worker).
+_LOADED: dict = {}
+
+
+def _load_for_worker(model_path: str, device: str) -> None:
+    _LOADED["classifier"] = load_classifier(Path(model_path)).to(device)
+    if _LOADED["classifier"].uses_embeddings:  # load the network once, not per file
+        from musicgenre.embeddings import load_musicnn
+
+        load_musicnn(_LOADED["classifier"].features.embedding)
+
+
+def _classify_job(path: str) -> tuple[str, np.ndarray | None, str | None]:
+    try:
+        return path, classify_file(_LOADED["classifier"], Path(path)), None
+    except MusicGenreError as exc:
+        return path, None, str(exc)
+
+
+def classify_files(model_path: Path, paths: list[Path], workers: int = 0,
+                   device: str = "cpu", progress: bool = True):
+    """Yield (path, genre probabilities or None, error or None) per file, in order.
+
+    On the CPU the files are decoded and classified by `workers` processes (0: one per core),
+    each with one thread and its own copy of the model, loaded once; on a GPU by this process.
+    """
+    from musicgenre.devices import resolve_device
+    from musicgenre.parallel import OrderedPool
+
+    if resolve_device(device) != "cpu":
+        workers = 1  # one process feeds the GPU (CUDA does not survive a fork)
+    workers = min(workers or os.cpu_count() or 1, max(len(paths), 1))
+    with OrderedPool(workers, _load_for_worker, (str(model_path), device),
+                     _LOADED.clear) as pool:
+        yield from pool.map(_classify_job, [str(p) for p in paths], desc="classify",
+                            unit="file", progress=progress)
