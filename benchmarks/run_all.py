@@ -5,7 +5,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["bench_features.py", "bench_embeddings.py", "bench_training.py"]
+BENCHMARKS = ["bench_features.py", "bench_embeddings.py", "bench_training.py",
+              "bench_predict.py"]
 
 for script in BENCHMARKS:
     subprocess.run([sys.executable, str(HERE / script)], check=True)

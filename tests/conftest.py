@@ -195,7 +195,8 @@ def _fast_train():
     from musicgenre.config import TrainConfig
 
     # 4 random crops per track version and epoch: ~20 steps an epoch on this data
-    return TrainConfig(epochs=25, crops_per_track=4, batch_size=32, patience=5, min_epochs=5)
+    return TrainConfig(epochs=25, crops_per_track=4, min_epoch_crops=0, batch_size=32,
+                       patience=5, min_epochs=5)
 
 
 FAST_TRAIN = _fast_train()

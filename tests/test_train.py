@@ -152,6 +152,12 @@ def test_crops_visit_every_track_version_a_fixed_number_of_times():
     full = CropSampler(index, crops=0)
     assert len(full) == len(index)
     assert sorted(full.epoch(rng)) == list(range(len(index)))
+    # Too few track versions for an epoch of min_crops: more crops of each, evenly.
+    topped = CropSampler(index, crops=1, min_crops=20)
+    assert len(topped) == 24  # 4 crops of each of the 6 versions
+    picked = index.iloc[topped.epoch(rng)].groupby(["track_id", "copy"]).size()
+    assert (picked == 4).all()
+    assert len(CropSampler(index, crops=2, min_crops=5)) == 12  # enough already
 
 
 def test_an_epoch_trains_on_crops_not_on_every_segment(synthetic_features, tmp_path,
@@ -165,7 +171,7 @@ def test_an_epoch_trains_on_crops_not_on_every_segment(synthetic_features, tmp_p
     for crops, expected in ((0, len(data.idx_train)), (1, versions), (3, 3 * versions)):
         seen = []
 
-        def counting_step(model, optimizer, x_raw, *args, **kwargs):
+        def counting_step(model, optimizer, x_raw, *args, seen=seen, **kwargs):
             seen.append(len(x_raw))
             return real_step(model, optimizer, x_raw, *args, **kwargs)
 

@@ -271,6 +271,7 @@ class SpecAugmentConfig:
 class TrainConfig:
     epochs: int = 60
     crops_per_track: int = 1  # random segments per training track and version each epoch
+    min_epoch_crops: int = 1500  # more crops per version when an epoch would have fewer
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -289,9 +290,11 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "lr", "patience"):
             _positive(key, name, getattr(self, name))
         if min(self.weight_decay, self.mixup_alpha, self.threads, self.ema_epochs,
-               self.min_epochs, self.crops_per_track, self.min_delta) < 0:
+               self.min_epochs, self.crops_per_track, self.min_delta,
+               self.min_epoch_crops) < 0:
             raise ConfigError(f"{key}: weight_decay, mixup_alpha, ema_epochs, min_epochs, "
-                              "crops_per_track, min_delta and threads must be >= 0")
+                              "crops_per_track, min_epoch_crops, min_delta and threads must "
+                              "be >= 0")
         if not 0 <= self.label_smoothing < 1:
             raise ConfigError(f"{key}.label_smoothing: must be in [0, 1)")
         if self.precision == "16-mixed" and self.device == "cpu":

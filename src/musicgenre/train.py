@@ -153,20 +153,23 @@ def _evaluate(model, x, labels, mean, std, fabric=None,
 
 
 class CropSampler:
-    """Which training rows an epoch visits: `crops` random segments of every track version.
+    """Which training rows an epoch visits: random segments ("crops") of every track version.
 
-    With crops = 0 every segment of every version, once (a full sweep). Drawing a fixed number
-    of crops per track and version makes an epoch's cost grow with tracks, not with how many
-    overlapping segments a track has (19 for a 30-s track), and each epoch sees other parts of
-    every track. Rows are drawn with replacement, from a generator seeded by the caller.
+    Each epoch draws `crops` random segments of every track version (with replacement), and
+    more of each when that would give fewer than `min_crops` in all: on a few dozen tracks an
+    epoch of one crop per version is a handful of steps, too few to validate after or to
+    average weights over. Drawing a fixed number per track version makes an epoch's cost grow
+    with tracks, not with how many overlapping segments a track has (19 for a 30-s track),
+    and each epoch sees other parts of every track. crops = 0: every segment once (a sweep).
     """
 
-    def __init__(self, index: pd.DataFrame, crops: int) -> None:
+    def __init__(self, index: pd.DataFrame, crops: int, min_crops: int = 0) -> None:
         codes = index.groupby(["track_id", "copy"], sort=True).ngroup().to_numpy()
         self.order = np.argsort(codes, kind="stable")  # rows grouped by track version
         self.counts = np.bincount(codes)
         self.starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]])
-        self.crops = crops
+        versions = max(len(self.counts), 1)
+        self.crops = max(crops, -(-min_crops // versions)) if crops else 0
         self.n_rows = len(codes)
 
     def __len__(self) -> int:
@@ -223,9 +226,8 @@ def train_neural(name: str, model_cfg, cfg: TrainConfig, seed: int, data: Traini
     import torch
     from dvclive import Live
 
-    from musicgenre.models import build_model
-
     from musicgenre.devices import make_fabric
+    from musicgenre.models import build_model
 
     seed_everything(seed)
     if cfg.threads:
@@ -243,7 +245,7 @@ def train_neural(name: str, model_cfg, cfg: TrainConfig, seed: int, data: Traini
     model, optimizer = fabric.setup(model, optimizer)
     rng = np.random.default_rng(seed)
     generator = torch.Generator().manual_seed(seed)
-    sampler = CropSampler(idx_train, cfg.crops_per_track)
+    sampler = CropSampler(idx_train, cfg.crops_per_track, cfg.min_epoch_crops)
     steps_per_epoch = -(-len(sampler) // cfg.batch_size)
     average = (WeightAverage(model.module, cfg.ema_epochs * steps_per_epoch)
                if cfg.ema_epochs else None)
