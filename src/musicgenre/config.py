@@ -271,12 +271,13 @@ class SpecAugmentConfig:
 class TrainConfig:
     epochs: int = 60
     crops_per_track: int = 1  # random segments per training track and version each epoch
-    min_epoch_crops: int = 1500  # more crops per version when an epoch would have fewer
+    min_epoch_crops: int = 1024  # more crops per version when an epoch would have fewer
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 1e-4
     patience: int = 10  # epochs without a lower validation loss before stopping
-    min_delta: float = 0.0  # a validation loss must drop by more than this to count
+    min_delta: float = 0.005  # a validation loss must drop by more than this to count
+    stop_val_loss: float = 0.05  # stop once every validation track is right and loss <= this
     min_epochs: int = 10  # no stopping and no best-epoch pick before this epoch
     ema_epochs: float = 2.0  # weights averaged over about this many epochs; 0: no averaging
     mixup_alpha: float = 0.2  # 0: no mixup
@@ -291,10 +292,10 @@ class TrainConfig:
             _positive(key, name, getattr(self, name))
         if min(self.weight_decay, self.mixup_alpha, self.threads, self.ema_epochs,
                self.min_epochs, self.crops_per_track, self.min_delta,
-               self.min_epoch_crops) < 0:
+               self.min_epoch_crops, self.stop_val_loss) < 0:
             raise ConfigError(f"{key}: weight_decay, mixup_alpha, ema_epochs, min_epochs, "
-                              "crops_per_track, min_epoch_crops, min_delta and threads must "
-                              "be >= 0")
+                              "crops_per_track, min_epoch_crops, min_delta, stop_val_loss and "
+                              "threads must be >= 0")
         if not 0 <= self.label_smoothing < 1:
             raise ConfigError(f"{key}.label_smoothing: must be in [0, 1)")
         if self.precision == "16-mixed" and self.device == "cpu":

@@ -63,7 +63,8 @@ def _fit(name: str, params: dict, data: TrainingData, out: Path, progress: bool,
         # Exactly `epochs` epochs, the last one kept: min_epochs = epochs means no earlier
         # epoch can be picked and nothing stops sooner. The validation tracks are then part of
         # the training set, so what the run logs for them is not a held-out score.
-        cfg = replace(cfg, epochs=epochs, min_epochs=epochs, patience=epochs)
+        # stop_val_loss 0: the validation tracks are trained on, so they would stop it early.
+        cfg = replace(cfg, epochs=epochs, min_epochs=epochs, patience=epochs, stop_val_loss=0.0)
     return train_neural(name, params[name], cfg, params["seed"], data, out, out / "live",
                         progress=progress)
 

@@ -289,9 +289,12 @@ def train_neural(name: str, model_cfg, cfg: TrainConfig, seed: int, data: Traini
             # A validation set of a few tracks can score an underfit early epoch best by
             # chance (dev folds: epoch 2 of 12, 5/10 test tracks); like Keras' start_from_epoch,
             # the watch starts at min_epochs (or the last epoch, if that comes first).
-            watching = epoch + 1 >= min(cfg.min_epochs, cfg.epochs)
-            # min_delta: a loss still creeping down by crumbs (every validation track long
-            # right, as on synthetic data) is not worth more epochs.
+            # Nothing left to learn: every validation track right with a validation loss at
+            # most stop_val_loss (synthetic data gets there in a few epochs; real music does
+            # not) ends training at once, this epoch kept, min_epochs or not.
+            solved = (metrics["val/track_accuracy"] == 1.0 and val_loss <= cfg.stop_val_loss)
+            watching = solved or epoch + 1 >= min(cfg.min_epochs, cfg.epochs)
+            # min_delta: a loss still creeping down by crumbs is not worth more epochs.
             if watching and val_loss < best["val_loss"] - max(cfg.min_delta, 1e-4):
                 state = getattr(scored, "module", scored).state_dict()
                 best = {"val_loss": val_loss, "epoch": epoch + 1, "metrics": metrics,
@@ -300,7 +303,7 @@ def train_neural(name: str, model_cfg, cfg: TrainConfig, seed: int, data: Traini
             elif watching:
                 waited += 1
             live.next_step()
-            if waited >= cfg.patience:
+            if waited >= cfg.patience or (solved and best["epoch"] == epoch + 1):
                 break
         summary = {"best_epoch": best["epoch"], "epochs_run": epoch + 1,
                    "best_val_loss": round(best["val_loss"], 6),
