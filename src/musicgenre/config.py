@@ -277,7 +277,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     patience: int = 10  # epochs without a lower validation loss before stopping
     min_delta: float = 0.005  # a validation loss must drop by more than this to count
-    stop_val_loss: float = 0.05  # stop once every validation track is right and loss <= this
+    stop_val_loss: float = 0.2  # stop once every validation track is right and loss <= this
     min_epochs: int = 10  # no stopping and no best-epoch pick before this epoch
     ema_epochs: float = 2.0  # weights averaged over about this many epochs; 0: no averaging
     mixup_alpha: float = 0.2  # 0: no mixup
