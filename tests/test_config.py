@@ -48,7 +48,12 @@ def test_project_params_load():
          "data.synthetic.tracks_per_genre: expected an integer"),
         ({"validate__policy": "ignore"}, "validate", "validate.policy: must be one of drop | fail"),
         ({"data__gtzan__sha256": "abc"}, "data", "data.gtzan.sha256: expected 64 hex digits"),
-        ({"train__ema_epochs": -1}, "train", "min_epochs and threads must be >= 0"),
+        ({"train__ema_epochs": -1}, "train", "stop_val_loss and threads must be >= 0"),
+        ({"train__crops_per_track": -1}, "train", "crops_per_track, min_epoch_crops"),
+        ({"train__device": "tpu"}, "train", "train.device: "
+         "must be one of auto | cpu | cuda | mps"),
+        ({"features__embed_augmented": "yes"}, "features",
+         "features.embed_augmented: expected true or false"),
         ({"cnn__dropout": 1.0}, "cnn", "cnn.dropout: must be in [0, 1), got 1.0"),
         ({"rnn__dropout": -0.1}, "rnn", "rnn.dropout: must be in [0, 1)"),
         ({"crnn__channels": []}, "crnn", "crnn.channels: need at least one positive channel"),
