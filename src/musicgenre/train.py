@@ -291,7 +291,8 @@ def train_neural(name: str, model_cfg, cfg: TrainConfig, seed: int, data: Traini
             # the watch starts at min_epochs (or the last epoch, if that comes first).
             # Nothing left to learn: every validation track right with a validation loss at
             # most stop_val_loss (synthetic data gets there in a few epochs; real music with
-            # more than a handful of validation tracks does not) ends training at once, this epoch kept, min_epochs or not.
+            # more than a handful of validation tracks does not) ends training at once, this
+            # epoch kept, min_epochs or not.
             solved = (metrics["val/track_accuracy"] == 1.0 and val_loss <= cfg.stop_val_loss)
             watching = solved or epoch + 1 >= min(cfg.min_epochs, cfg.epochs)
             # min_delta: a loss still creeping down by crumbs is not worth more epochs.
