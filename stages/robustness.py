@@ -26,8 +26,8 @@ def main() -> None:
     tracks = split[split["split"] == "test"].merge(read_manifest(args.manifest)[["id", "path"]],
                                                    on="id")
     cfg = params["robustness"]
-    table = robustness_table(classifier, tracks, cfg.snr_db, cfg.pitch_semitones,
-                             params["seed"])
+    table = robustness_table(args.checkpoint, classifier.genres, tracks, cfg.snr_db,
+                             cfg.pitch_semitones, params["seed"])
     write_text_atomic(args.out, json.dumps({"model": classifier.name,
                                             "conditions": table.to_dict("records")},
                                            indent=2) + "\n")

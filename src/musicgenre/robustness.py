@@ -1,20 +1,20 @@
 """Robustness of a trained model (the seed study's question 4): test tracks with added
 Gaussian noise at several SNRs and pitch-shifted by a few semitones, re-extracted with the
-model's own feature parameters and scored like the clean ones."""
+model's own feature parameters and scored like the clean ones, on one worker process per
+core."""
 
 from __future__ import annotations
 
-import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from musicgenre.audio import load_audio
 from musicgenre.augment import track_seed
 from musicgenre.evaluate import classification_metrics
 from musicgenre.features import fit_length
-from musicgenre.inference import Classifier
+from musicgenre.parallel import OrderedPool, resolve_workers
 
 
 def perturbations(snr_db: list[float], semitones: list[float]) -> dict:
@@ -30,31 +30,58 @@ def perturbations(snr_db: list[float], semitones: list[float]) -> dict:
     return conditions
 
 
-def robustness_table(classifier: Classifier, tracks: pd.DataFrame, snr_db: list[float],
-                     semitones: list[float], seed: int, progress: bool = True) -> pd.DataFrame:
-    """Accuracy and macro-F1 per condition; `tracks` has id, genre and path columns."""
+# Each worker's model, conditions and seed (set up once per worker process).
+_STATE: dict = {}
+
+
+def _setup(model_path: str, snr_db: list[float], semitones: list[float], seed: int) -> None:
+    from musicgenre.inference import load_classifier
+
+    _STATE.update(classifier=load_classifier(Path(model_path)),
+                  conditions=perturbations(snr_db, semitones), seed=seed)
+
+
+def _predict_conditions(job: tuple[str, str]) -> list[int]:
+    """The predicted label of one track under every condition, in the conditions' order."""
     import random
 
+    path, track_id = job
+    classifier, seed = _STATE["classifier"], _STATE["seed"]
     cfg = classifier.features
-    conditions = perturbations(snr_db, semitones)
-    truth = [classifier.genres.index(g) for g in tracks["genre"]]
-    predicted: dict[str, list[int]] = {name: [] for name in conditions}
-    for row in tqdm(tracks.itertuples(), total=len(tracks), desc="robustness", unit="track",
-                    disable=not progress, file=sys.stderr):
-        audio, _ = load_audio(row.path, cfg.sample_rate)
-        audio, _ = fit_length(audio, cfg)
-        for k, (name, transform) in enumerate(conditions.items()):
-            varied = audio
-            if transform is not None:
-                s = track_seed(seed, row.id, 1000 + k)  # fixed noise per track and condition
-                random.seed(s)
-                np.random.seed(s)
-                varied = transform(samples=audio, sample_rate=cfg.sample_rate)
-            lp = classifier.track_log_probs(classifier.inputs_from_audio(varied))
-            predicted[name].append(int(np.argmax(lp)))
+    audio, _ = load_audio(path, cfg.sample_rate)
+    audio, _ = fit_length(audio, cfg)
+    predicted = []
+    for k, transform in enumerate(_STATE["conditions"].values()):
+        varied = audio
+        if transform is not None:
+            s = track_seed(seed, track_id, 1000 + k)  # fixed noise per track and condition
+            random.seed(s)
+            np.random.seed(s)
+            varied = transform(samples=audio, sample_rate=cfg.sample_rate)
+        lp = classifier.track_log_probs(classifier.inputs_from_audio(varied))
+        predicted.append(int(np.argmax(lp)))
+    return predicted
+
+
+def robustness_table(model_path: Path, genres: list[str], tracks: pd.DataFrame,
+                     snr_db: list[float], semitones: list[float], seed: int, workers: int = 0,
+                     progress: bool = True) -> pd.DataFrame:
+    """Accuracy and macro-F1 per condition of the model saved at `model_path`; `tracks` has
+    id, genre and path columns. Tracks are spread over `workers` processes (0: one per core);
+    the noise is seeded per track and condition, so the result does not depend on them."""
+    names = list(perturbations(snr_db, semitones))
+    truth = [genres.index(g) for g in tracks["genre"]]
+    jobs = [(str(p), t) for p, t in zip(tracks["path"], tracks["id"], strict=True)]
+    predicted: dict[str, list[int]] = {name: [] for name in names}
+    with OrderedPool(min(resolve_workers(workers), max(len(jobs), 1)), _setup,
+                     (str(model_path), snr_db, semitones, seed), _STATE.clear) as pool:
+        for labels in pool.map(_predict_conditions, jobs, desc="robustness",
+                               progress=progress):
+            for name, label in zip(names, labels, strict=True):
+                predicted[name].append(label)
     rows = []
     for name, pred in predicted.items():
-        m = classification_metrics(np.array(truth), np.array(pred), classifier.genres)
+        m = classification_metrics(np.array(truth), np.array(pred), genres)
         rows.append({"condition": name, "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
                      "n_tracks": m["n_tracks"]})
     return pd.DataFrame(rows)
