@@ -21,6 +21,9 @@ app = typer.Typer(help="Music genre classification: predict, evaluate, cross-val
 @app.callback()
 def _root() -> None:
     """Music genre classification: predict, evaluate, cross-validate."""
+    from musicgenre.parallel import tune_allocator
+
+    tune_allocator()
 
 
 def _fail(exc: MusicGenreError) -> None:

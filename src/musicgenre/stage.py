@@ -9,6 +9,9 @@ from musicgenre.errors import MusicGenreError
 
 
 def run_stage(name: str, main: Callable[[], None]) -> None:
+    from musicgenre.parallel import tune_allocator
+
+    tune_allocator()  # the stages' big tensors and arrays: no page zeroing per track
     try:
         main()
     except MusicGenreError as exc:
