@@ -33,6 +33,7 @@ from musicgenre.embeddings import (
     patch_starts,
 )
 from musicgenre.features import segment_embeddings, segment_starts, segments_from_audio
+from musicgenre.parallel import tune_allocator
 
 
 def starts_s(audio: np.ndarray, cfg: FeaturesConfig) -> list[float]:
@@ -68,6 +69,7 @@ def main() -> None:
     parser.add_argument("--tracks", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
+    tune_allocator()  # as in every pipeline process, for all three ways alike
     cfg = FeaturesConfig(embedding="MSD_musicnn")
     with tempfile.TemporaryDirectory() as tmp:
         folder, what = audio_folder(Path(tmp))

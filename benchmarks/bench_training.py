@@ -56,6 +56,10 @@ def measure(model_name: str, features: Path, batches: int, naive: bool) -> dict:
     """Runs in a child process: time `batches` training steps, estimate one epoch."""
     import torch
 
+    from musicgenre.parallel import tune_allocator
+
+    tune_allocator()  # as in the train stage
+
     from musicgenre.models import CONFIGS, build_model
     from musicgenre.train import CropSampler, TrainingData, _evaluate, train_step
 
