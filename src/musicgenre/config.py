@@ -175,7 +175,7 @@ class FeaturesConfig:
     short_track: Literal["pad", "drop"] = "pad"
     workers: int = 0  # 0: one per CPU core
     embedding: str | None = None  # also store each segment's pretrained embedding (transfer)
-    embed_augmented: bool = False  # embed the augmented copies too, not only the originals
+    embed_augmented: bool = True  # embed the augmented copies too, not only the originals
 
     @property
     def components(self) -> tuple[str, ...]:
