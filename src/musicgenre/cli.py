@@ -127,13 +127,15 @@ def evaluate(
     files = sorted(p for p in data.glob("*/*") if p.is_file() and is_audio_name(p))
     if not files:
         _fail(MusicGenreError(f"{data}: no audio files in <genre>/ folders"))
-    truth, predicted, errors = [], [], []
-    known = [p for p in files if p.parent.name.lower() in classifier.genres]
+    truth, predicted, errors, known = [], [], [], []
     for path in files:
-        if path.parent.name.lower() not in classifier.genres:
-            errors.append(f"{path}: genre folder '{path.parent.name.lower()}' is not one the "
-                          f"model knows ({', '.join(classifier.genres)})")
-            typer.echo(f"error: {errors[-1]}", err=True)
+        genre = path.parent.name.lower()
+        if genre in classifier.genres:
+            known.append(path)
+            continue
+        errors.append(f"{path}: genre folder '{genre}' is not one the model knows "
+                      f"({', '.join(classifier.genres)})")
+        typer.echo(f"error: {errors[-1]}", err=True)
     for path, proba, error in classify_files(model, known, workers, device,
                                              progress=sys.stderr.isatty()):
         if error:

@@ -9,7 +9,6 @@ where the others read its features.
 
 from __future__ import annotations
 
-import os
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,12 +217,11 @@ def classify_files(model_path: Path, paths: list[Path], workers: int = 0,
     each with one thread and its own copy of the model, loaded once; on a GPU by this process.
     """
     from musicgenre.devices import resolve_device
-    from musicgenre.parallel import OrderedPool
+    from musicgenre.parallel import OrderedPool, resolve_workers
 
     if resolve_device(device) != "cpu":
         workers = 1  # one process feeds the GPU (CUDA does not survive a fork)
-    workers = min(workers or os.cpu_count() or 1, max(len(paths), 1))
-    with OrderedPool(workers, _load_for_worker, (str(model_path), device),
-                     _LOADED.clear) as pool:
+    with OrderedPool(resolve_workers(workers, len(paths)), _load_for_worker,
+                     (str(model_path), device), _LOADED.clear) as pool:
         yield from pool.map(_classify_job, [str(p) for p in paths], desc="classify",
                             unit="file", progress=progress)

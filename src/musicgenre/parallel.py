@@ -65,9 +65,10 @@ def restore_threads() -> None:
         torch.set_num_threads(threads)
 
 
-def resolve_workers(workers: int) -> int:
-    """0 means one worker per CPU core."""
-    return workers or os.cpu_count() or 1
+def resolve_workers(workers: int, jobs: int | None = None) -> int:
+    """0 means one worker per CPU core; never more workers than `jobs` (when given)."""
+    workers = workers or os.cpu_count() or 1
+    return workers if jobs is None else min(workers, max(jobs, 1))
 
 
 class OrderedPool:

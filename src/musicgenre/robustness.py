@@ -73,7 +73,7 @@ def robustness_table(model_path: Path, genres: list[str], tracks: pd.DataFrame,
     truth = [genres.index(g) for g in tracks["genre"]]
     jobs = [(str(p), t) for p, t in zip(tracks["path"], tracks["id"], strict=True)]
     predicted: dict[str, list[int]] = {name: [] for name in names}
-    with OrderedPool(min(resolve_workers(workers), max(len(jobs), 1)), _setup,
+    with OrderedPool(resolve_workers(workers, len(jobs)), _setup,
                      (str(model_path), snr_db, semitones, seed), _STATE.clear) as pool:
         for labels in pool.map(_predict_conditions, jobs, desc="robustness",
                                progress=progress):
