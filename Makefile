@@ -41,11 +41,15 @@ lint: setup
 bench: setup
 	$(BIN)/python benchmarks/run_all.py
 
-# Honest accuracy on a small labelled folder: k-fold cross-validation by track.
+# Honest accuracy on a small labelled folder: k-fold cross-validation by artist (GROUP_BY=track
+# for the artist-blind protocol). A local copy of Sturm's artist index saves the download.
 CV_DATA ?= ../shared/data/gtzan-dev/genres
 CV_MODELS ?= transfer,crnn,baseline
+GROUP_BY ?= artist
+ARTIST_INDEX ?= $(wildcard ../shared/data/gtzan-ref/GTZANindex.txt)
 crossval: setup
-	$(BIN)/musicgenre crossval --data $(CV_DATA) --models $(CV_MODELS) --out reports/crossval.json
+	$(BIN)/musicgenre crossval --data $(CV_DATA) --models $(CV_MODELS) --group-by $(GROUP_BY) \
+		$(if $(ARTIST_INDEX),--artist-index $(ARTIST_INDEX)) --out reports/crossval-$(GROUP_BY).json
 
 # The markdown the pull-request workflow posts: metrics and params diff against BASE.
 BASE ?= main

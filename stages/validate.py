@@ -11,12 +11,13 @@ from musicgenre.validate import validate_dataset
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--raw", type=Path, required=True, help="<genre>/<file> audio folder")
+    parser.add_argument("--artists", type=Path, help="id,artist CSV from the download stage")
     parser.add_argument("--manifest", type=Path, required=True)
     parser.add_argument("--reports", type=Path, required=True)
     args = parser.parse_args()
     params = load_params("genres", "validate")
     summary = validate_dataset(args.raw, params["validate"], params["genres"], args.manifest,
-                               args.reports)
+                               args.reports, artists_path=args.artists)
     print(f"validate: {summary['n_kept']} of {summary['n_files']} files kept, "
           f"{len(summary['bad_files'])} bad, {len(summary['duplicate_groups'])} duplicate "
           f"group(s); Data Docs: {summary['data_docs']}")

@@ -39,6 +39,27 @@ def test_kfold_deals_each_genre_evenly_and_keeps_duplicates_together():
         kfold_assign(manifest, 1, seed=3)
 
 
+def test_kfold_by_artist_never_tests_a_trained_artist(real_data):
+    from musicgenre.artists import read_gtzan_index
+    from musicgenre.crossval import fold_protocol
+
+    index = read_gtzan_index(real_data / "gtzan-ref/GTZANindex.txt")
+    ids = sorted(p.stem for p in (real_data / "gtzan-dev/genres").glob("*/*.wav"))
+    manifest = pd.DataFrame({"id": ids, "genre": [i.split(".")[0] for i in ids],
+                             "md5": ids, "artist": [index.get(i) for i in ids]})
+    fold = kfold_assign(manifest, 5, seed=42, group_by="artist")
+    protocol = fold_protocol(manifest, fold, "artist")
+    # blues, classical, reggae and rock are one artist each among the dev tracks
+    assert protocol["never_tested_genres"] == ["blues", "classical", "reggae", "rock"]
+    assert protocol["tracks_never_tested"] == 20 and (fold[manifest["genre"] == "rock"] < 0).all()
+    assert protocol["artists_shared_test_train"] == 0
+    assert set(fold[fold >= 0]) == set(range(5))
+    blind = kfold_assign(manifest, 5, seed=42, group_by="track")
+    assert fold_protocol(manifest, blind, "track")["artists_shared_test_train"] > 10
+    with pytest.raises(MusicGenreError, match="too few for 6 folds"):
+        kfold_assign(manifest, 6, seed=42, group_by="artist")
+
+
 def _params():
     return {"seed": 5, "genres": list(GTZAN_GENRES),
             "features": FeaturesConfig(n_mels=32, segment_s=2.0, segment_hop_s=1.0,
@@ -53,7 +74,8 @@ def test_every_track_is_tested_once_and_final_models_refit_on_all_non_test_track
         synthetic_genres_dir, tmp_path):
     models = ["baseline", "crnn", "transfer"]
     result = cross_validate(synthetic_genres_dir, _params(), models, folds=3,
-                            progress=False, work_dir=tmp_path, partial_out=tmp_path / "cv.json")
+                            progress=False, work_dir=tmp_path, partial_out=tmp_path / "cv.json",
+                            group_by="track")
     assert result["tracks"] == 30 and result["refit"]
     rows = pd.DataFrame(result["per_fold"])
     assert len(rows) == 9
@@ -62,7 +84,8 @@ def test_every_track_is_tested_once_and_final_models_refit_on_all_non_test_track
         assert (per_model["train_tracks"] == 20).all()  # everything but the test fold
         s = result["summary"][name]
         assert s["pooled_accuracy"] == per_model["correct"].sum() / 30
-        assert 0.0 <= s["ci95"] <= 0.5
+        low, high = s["ci95_wilson"]
+        assert 0.0 <= low <= s["pooled_accuracy"] <= high <= 1.0
     crnn = rows[rows["model"] == "crnn"]
     assert crnn["best_epoch"].between(2, 4).all()  # chosen on the validation fold
     assert crnn["correct_before_refit"].between(0, 10).all()
@@ -81,6 +104,14 @@ def test_every_track_is_tested_once_and_final_models_refit_on_all_non_test_track
     table = format_crossval(result)
     assert "refit on all non-test tracks" in table
     assert "| blues | " in table and "Tracks no model got right" in table
+    assert "by track (artists ignored" in table and "95% Wilson" in table
+    # paired comparison on the same 30 tracks, consistent with each model's own count
+    pairs = {(p["a"], p["b"]): p for p in result["paired"]}
+    assert set(pairs) == {("baseline", "crnn"), ("baseline", "transfer"), ("crnn", "transfer")}
+    pair = pairs[("baseline", "crnn")]
+    assert pair["tracks"] == 30 and 0.0 <= pair["mcnemar_exact_p"] <= 1.0
+    assert pair["only_a_right"] - pair["only_b_right"] == (
+        result["summary"]["baseline"]["correct"] - result["summary"]["crnn"]["correct"])
     assert ", ".join(f"{c}/10" for c in crnn["correct"]) in table
     assert (tmp_path / "cv.json").exists()
     assert list(tmp_path.iterdir()) == [tmp_path / "cv.json"]  # temporary features removed
@@ -88,7 +119,7 @@ def test_every_track_is_tested_once_and_final_models_refit_on_all_non_test_track
 
 def test_without_refit_the_validation_fold_is_held_out(synthetic_genres_dir, tmp_path):
     result = cross_validate(synthetic_genres_dir, _params(), ["baseline"], folds=3,
-                            progress=False, work_dir=tmp_path, refit=False)
+                            progress=False, work_dir=tmp_path, refit=False, group_by="track")
     rows = pd.DataFrame(result["per_fold"])
     assert (rows["train_tracks"] == 10).all() and rows["test_tracks"].sum() == 30
     assert "without the validation fold" in format_crossval(result)

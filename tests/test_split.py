@@ -47,7 +47,7 @@ def test_stratified_split_properties(gtzan_manifest, fractions):
         for split, fraction in zip(("train", "val", "test"), fractions, strict=True):
             assert abs(got.get(split, 0) - fraction * n) <= 1, (genre, split)
     # Byte-identical tracks (e.g. rock.00016 == metal.00058) always share a split.
-    merged = table.merge(gtzan_manifest[["id", "md5"]], on="id")
+    merged = table.drop(columns="md5").merge(gtzan_manifest[["id", "md5"]], on="id")
     groups = merged.groupby("md5")
     dup_groups = [g for _, g in groups if len(g) > 1]
     assert len(dup_groups) == 14
@@ -88,3 +88,53 @@ def test_small_genres_still_give_every_split():
     assert totals == [28, 6, 6]
     assert all(abs(c - f * 4) < 1 for cs in counts.values()
                for c, f in zip(cs, (0.7, 0.15, 0.15), strict=True))
+
+
+@pytest.fixture(scope="module")
+def gtzan_artist_manifest(real_data, gtzan_manifest) -> pd.DataFrame:
+    from musicgenre.artists import read_gtzan_index
+
+    index = read_gtzan_index(real_data / "gtzan-ref/GTZANindex.txt")
+    return gtzan_manifest.assign(artist=gtzan_manifest["id"].map(index))
+
+
+def test_artist_split_keeps_every_artist_and_duplicate_on_one_side(gtzan_artist_manifest):
+    from musicgenre.split import split_protocol
+
+    cfg = split_cfg()
+    table, counts = make_split(gtzan_artist_manifest, cfg, seed=42)
+    protocol = split_protocol(table, cfg, counts)
+    assert protocol["group_by"] == "artist" and protocol["tracks_with_artist"] == 919
+    assert protocol["artists_shared"] == {"train-test": 0, "train-val": 0, "val-test": 0}
+    assert protocol["duplicate_groups"] == 14 and protocol["duplicate_groups_across_splits"] == 0
+    sizes = table["split"].value_counts(normalize=True)
+    assert abs(sizes["test"] - 0.15) < 0.02 and abs(sizes["val"] - 0.15) < 0.02
+    per_genre = pd.crosstab(table["genre"], table["split"])
+    assert (per_genre > 0).all().all()  # every genre in every split on full GTZAN
+    # the artist-blind split of the same tracks shares dozens of artists
+    blind_cfg = split_cfg(group_by="track")
+    blind, blind_counts = make_split(gtzan_artist_manifest, blind_cfg, seed=42)
+    assert split_protocol(blind, blind_cfg, blind_counts)["artists_shared"]["train-test"] > 30
+    again, _ = make_split(gtzan_artist_manifest, cfg, seed=42)
+    assert again.equals(table)
+
+
+def test_single_artist_genre_stays_in_train_and_is_reported():
+    rows = [{"id": f"{g}.{i:05d}", "genre": g, "md5": f"{g}{i}",
+             "artist": "Bob Marley" if g == "reggae" else f"{g} artist {i % 4}"}
+            for g in ("reggae", "rock", "metal", "jazz") for i in range(12)]
+    rows[13]["artist"] = None  # a track without artist is its own group
+    manifest = pd.DataFrame(rows)
+    table, counts = make_split(manifest, split_cfg(), seed=1)
+    assert (table.loc[table["genre"] == "reggae", "split"] == "train").all()
+    assert any(n.startswith("reggae: all 12 tracks are one artist") for n in counts.attrs["notes"])
+    for _, tracks in table[table["artist"] != ""].groupby("artist"):
+        assert tracks["split"].nunique() == 1
+    assert set(table["split"]) == {"train", "val", "test"}
+
+
+def test_group_by_artist_without_artists_falls_back_to_tracks(gtzan_manifest):
+    table, counts = make_split(gtzan_manifest, split_cfg(), seed=3)
+    assert counts.attrs["group_by"] == "track"
+    assert counts.attrs["notes"] == ["no track has a known artist: split by track"]
+    assert table["split"].value_counts().to_dict() == {"train": 700, "val": 150, "test": 150}

@@ -193,22 +193,32 @@ def pr_report_command(
 def crossval(
     data: Path = typer.Option(..., help="Labelled <genre>/<file> audio folder."),
     models: str = typer.Option("crnn,baseline", help="Comma-separated models to score."),
-    folds: int = typer.Option(5, min=2, help="Number of folds (split by track)."),
+    folds: int = typer.Option(5, min=2, help="Number of folds."),
+    group_by: str = typer.Option(None, help="artist | track (default: split.group_by in the "
+                                 "parameters file)."),
+    artist_index: Path = typer.Option(None, help="A local copy of Sturm's GTZANindex.txt "
+                                      "(checked against data.artists.gtzan_index.sha256) "
+                                      "instead of downloading it."),
     params: Path = typer.Option(Path("params.yaml"), help="Parameters file."),
     out: Path = typer.Option(None, help="Write the full result as JSON here."),
     refit: bool = typer.Option(True, help="Train each fold's final model on every non-test "
                                "track (for the epochs early stopping chose), not only on the "
                                "training folds."),
 ) -> None:
-    """K-fold cross-validation by track: mean and spread of track-level test accuracy."""
+    """K-fold cross-validation by artist (or track): mean and spread of track-level test
+    accuracy, Wilson intervals, paired model comparisons."""
     from musicgenre.config import load_params
     from musicgenre.crossval import cross_validate, format_crossval, write_crossval
 
     try:
         names = [m.strip() for m in models.split(",") if m.strip()]
-        sections = ["seed", "genres", "features", "augment", "train", *names]
+        sections = ["seed", "genres", "data", "split", "features", "augment", "train", *names]
         loaded = load_params(*dict.fromkeys(sections), path=params)
-        result = cross_validate(data, loaded, names, folds, partial_out=out, refit=refit)
+        group_by = group_by or loaded["split"].group_by
+        if group_by not in ("artist", "track"):
+            raise MusicGenreError(f"--group-by: must be artist or track, got {group_by!r}")
+        result = cross_validate(data, loaded, names, folds, partial_out=out, refit=refit,
+                                group_by=group_by, local_index=artist_index)
     except MusicGenreError as exc:
         _fail(exc)
     typer.echo(format_crossval(result))

@@ -81,6 +81,18 @@ class DownloadConfig:
 
 
 @dataclass
+class ArtistsConfig:
+    """Where the artist of each track comes from (artist-grouped splits need it)."""
+
+    gtzan_index: RemoteFile | None = None  # Sturm's index, for tracks with GTZAN names
+    tags: bool = True  # read the artist tag of the user's own files
+
+    def check(self, key: str) -> None:
+        if self.gtzan_index is not None:
+            self.gtzan_index.check(f"{key}.gtzan_index")
+
+
+@dataclass
 class DataConfig:
     source: Literal["gtzan", "gtzan-mini", "folder", "synthetic"] = "gtzan"
     path: str | None = None
@@ -88,6 +100,7 @@ class DataConfig:
     gtzan_mini: RemoteFile = field(default_factory=lambda: RemoteFile(urls=[], filename=""))
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     download: DownloadConfig = field(default_factory=DownloadConfig)
+    artists: ArtistsConfig = field(default_factory=ArtistsConfig)
 
     def check(self, key: str) -> None:
         if self.source == "folder" and not self.path:
@@ -136,6 +149,7 @@ class FaultFilteredConfig:
 @dataclass
 class SplitConfig:
     method: Literal["stratified", "fault-filtered"] = "stratified"
+    group_by: Literal["artist", "track"] = "artist"  # artist: no artist in two splits
     train: float = 0.70
     val: float = 0.15
     test: float = 0.15

@@ -1,4 +1,4 @@
-"""K-fold cross-validation by track on a small labelled folder (e.g. the 50 GTZAN dev tracks).
+"""K-fold cross-validation on a small labelled folder (e.g. the 50 GTZAN dev tracks).
 
 A single test split of a few dozen tracks says little (a 10-track test set has a 95% interval
 of about +/-30 points). Here every track is tested exactly once: for fold f, the tracks of fold
@@ -23,12 +23,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from musicgenre.artists import artist_key, resolve_artists
 from musicgenre.atomic import write_text_atomic
-from musicgenre.config import EMBEDDING_MODELS
-from musicgenre.evaluate import predict_tracks, with_genre_names
+from musicgenre.config import EMBEDDING_MODELS, DataConfig
+from musicgenre.evaluate import predict_tracks, wilson_interval, with_genre_names
 from musicgenre.features import RunningStats, extract_features, load_meta, load_split
 from musicgenre.inference import load_classifier
-from musicgenre.split import kfold_assign
+from musicgenre.split import kfold_assign, single_group_genres, track_groups
 from musicgenre.train import ONE_STEP_FITS, TrainingData, train_neural
 from musicgenre.validate import scan_folder
 
@@ -82,15 +83,53 @@ def _right(tracks: pd.DataFrame) -> pd.Series:
     return tracks["true_genre"] == tracks["predicted_genre"]
 
 
+def with_artists(manifest: pd.DataFrame, genres_dir: Path, data_cfg,
+                 local_index: Path | None = None) -> pd.DataFrame:
+    """The manifest with an `artist` column (see `artists.py`; None where unknown)."""
+    root = Path(genres_dir)
+    tracks = [{"id": row.id, "path": Path(row.path),
+               "original": Path(row.path).relative_to(root).as_posix()}
+              for row in manifest.itertuples()]
+    found = resolve_artists(tracks, root, data_cfg, local_index)
+    return manifest.assign(artist=[artist for artist, _ in found])
+
+
+def fold_protocol(manifest: pd.DataFrame, fold: np.ndarray, group_by: str) -> dict:
+    """How the folds were made and what that means for reading the scores."""
+    groups = track_groups(manifest, group_by)
+    keys = manifest["artist"].map(artist_key) if "artist" in manifest else None
+    shared = 0  # artists with tracks both in a fold's test set and its training folds
+    if keys is not None:
+        for f in range(int(fold.max()) + 1):
+            test = set(keys[fold == f].dropna())
+            shared += len(test & set(keys[fold != f].dropna()))
+    return {"group_by": group_by,
+            "tracks_with_artist": int(keys.notna().sum()) if keys is not None else 0,
+            "groups": int(len(np.unique(groups))),
+            "never_tested_genres": single_group_genres(manifest, groups)
+            if group_by == "artist" else [],
+            "tracks_never_tested": int((fold < 0).sum()),
+            "artists_shared_test_train": shared}
+
+
 def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int = 5,
                    progress: bool = True, work_dir: Path | None = None,
-                   partial_out: Path | None = None, refit: bool = True) -> dict:
-    """Track-level test accuracy of each model on each fold; params as load_params gives."""
+                   partial_out: Path | None = None, refit: bool = True,
+                   group_by: str = "artist", local_index: Path | None = None) -> dict:
+    """Track-level test accuracy of each model on each fold; params as load_params gives
+    (with `data` when grouping by artist)."""
     seed, genres = params["seed"], params["genres"]
     manifest = scan_folder(genres_dir, progress=progress)
     manifest = manifest[manifest["readable"] & manifest["genre"].isin(genres)]
     manifest = manifest.reset_index(drop=True)
-    fold_of = dict(zip(manifest["id"], kfold_assign(manifest, folds, seed), strict=True))
+    if group_by == "artist":
+        manifest = with_artists(manifest, genres_dir, params.get("data", DataConfig()),
+                                local_index)
+        if not manifest["artist"].notna().any():
+            group_by = "track"  # nothing to group by; the protocol says so
+    fold_number = kfold_assign(manifest, folds, seed, group_by)
+    protocol = fold_protocol(manifest, fold_number, group_by)
+    fold_of = dict(zip(manifest["id"], fold_number, strict=True))
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
         tmp = Path(tmp)
         everything = pd.DataFrame({"id": manifest["id"], "genre": manifest["genre"],
@@ -113,6 +152,8 @@ def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int
         for f in range(folds):
             val_fold = (f + 1) % folds
             test_tracks = int(idx_all.loc[track_fold == f, "track_id"].nunique())
+            if test_tracks == 0:
+                continue
             train_tracks = int(idx_all.loc[(track_fold != f) & (refit | (track_fold != val_fold)),
                                            "track_id"].nunique())
             fold_data = {}  # per kind of input: (selection, final, x_test, test index)
@@ -160,11 +201,11 @@ def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int
     summary = {}
     for name, rows in table.groupby("model", sort=False):
         n, k = int(rows["test_tracks"].sum()), int(rows["correct"].sum())
-        pooled = k / n
+        low, high = wilson_interval(k, n)
         summary[name] = {"mean_fold_accuracy": float(rows["accuracy"].mean()),
                          "std_fold_accuracy": float(rows["accuracy"].std(ddof=1)),
-                         "pooled_accuracy": pooled, "tracks": n,
-                         "ci95": 1.96 * float(np.sqrt(pooled * (1 - pooled) / n))}
+                         "pooled_accuracy": k / n, "tracks": n, "correct": k,
+                         "ci95_wilson": [low, high]}
     scored = pd.concat(predictions, ignore_index=True)
     scored["right"] = _right(scored)
     for name, rows in scored.groupby("model", sort=False):
@@ -174,30 +215,71 @@ def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int
     # doubtful label) rather than at any one architecture.
     any_right = scored.groupby("track_id")["right"].any()
     return {"folds": folds, "tracks": len(manifest), "seed": seed, "refit": refit,
-            "summary": summary, "wrong_for_every_model": sorted(any_right.index[~any_right]),
-            "per_fold": per_fold}
+            "protocol": protocol, "summary": summary,
+            "paired": paired_comparison(scored),
+            "wrong_for_every_model": sorted(any_right.index[~any_right]), "per_fold": per_fold}
+
+
+def paired_comparison(scored: pd.DataFrame) -> list[dict]:
+    """Every pair of models on the same test tracks: how many tracks only one of them gets
+    right, and the exact McNemar p-value (two-sided binomial test on those discordant tracks).
+    Comparing against a figure measured on other tracks is not a comparison."""
+    from scipy.stats import binomtest
+
+    right = scored.pivot_table(index="track_id", columns="model", values="right",
+                               aggfunc="first")
+    names = list(dict.fromkeys(scored["model"]))
+    pairs = []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            both = right[[a, b]].dropna().astype(bool)
+            only_a = int((both[a] & ~both[b]).sum())
+            only_b = int((both[b] & ~both[a]).sum())
+            discordant = only_a + only_b
+            p = binomtest(only_a, discordant).pvalue if discordant else 1.0
+            pairs.append({"a": a, "b": b, "tracks": int(len(both)), "only_a_right": only_a,
+                          "only_b_right": only_b, "mcnemar_exact_p": float(p)})
+    return pairs
 
 
 def format_crossval(result: dict) -> str:
     protocol = ("final models refit on all non-test tracks" if result["refit"]
                 else "final models trained without the validation fold")
-    lines = [f"{result['folds']}-fold cross-validation by track on {result['tracks']} tracks "
-             f"(seed {result['seed']}; {protocol})", "",
-             "| model | correct per fold | mean fold accuracy | std over folds "
-             "| pooled accuracy (95% CI) |",
-             "|---|---|---|---|---|"]
+    proto = result.get("protocol", {"group_by": "track"})
+    grouping = {"artist": "by artist (no artist in both a test fold and its training folds)",
+                "track": "by track (artists ignored: a test track's artist may be in training)"}
+    lines = [f"{result['folds']}-fold cross-validation {grouping[proto['group_by']]} on "
+             f"{result['tracks']} tracks (seed {result['seed']}; {protocol})"]
+    if proto.get("never_tested_genres"):
+        lines.append(f"Never tested (all tracks one artist, kept in training): "
+                     f"{', '.join(proto['never_tested_genres'])} "
+                     f"({proto['tracks_never_tested']} tracks)")
+    if "artists_shared_test_train" in proto:
+        lines.append(f"Artists shared between a test fold and its training folds: "
+                     f"{proto['artists_shared_test_train']} "
+                     f"({proto['tracks_with_artist']} tracks with a known artist)")
+    lines += ["", "| model | correct per fold | mean fold accuracy | std over folds "
+              "| pooled accuracy [95% Wilson] |", "|---|---|---|---|---|"]
     for name, s in result["summary"].items():
         correct = ", ".join(f"{r['correct']}/{r['test_tracks']}" for r in result["per_fold"]
                             if r["model"] == name)
+        low, high = s["ci95_wilson"]
         lines.append(f"| {name} | {correct} | {s['mean_fold_accuracy']:.3f} "
                      f"| {s['std_fold_accuracy']:.3f} "
-                     f"| {s['pooled_accuracy']:.3f} +/- {s['ci95']:.3f} |")
+                     f"| {s['pooled_accuracy']:.3f} [{low:.3f}, {high:.3f}] |")
     names = list(result["summary"])
     lines += ["", "| genre (recall over all folds) | " + " | ".join(names) + " |",
               "|---|" + "---|" * len(names)]
     for genre in result["summary"][names[0]]["genre_recall"]:
         lines.append(f"| {genre} | " + " | ".join(
             f"{result['summary'][n]['genre_recall'][genre]:.2f}" for n in names) + " |")
+    if result.get("paired"):
+        lines += ["", "| paired, same test tracks | only first right | only second right "
+                  "| McNemar exact p |", "|---|---|---|---|"]
+        for pair in result["paired"]:
+            lines.append(f"| {pair['a']} vs {pair['b']} ({pair['tracks']} tracks) "
+                         f"| {pair['only_a_right']} | {pair['only_b_right']} "
+                         f"| {pair['mcnemar_exact_p']:.3f} |")
     wrong = result["wrong_for_every_model"]
     lines += ["", f"Tracks no model got right ({len(wrong)}): {', '.join(wrong) or 'none'}"]
     return "\n".join(lines)

@@ -15,12 +15,14 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+import pandas as pd
+
+from musicgenre.artists import GTZAN_NAME, artist_key, resolve_artists
 from musicgenre.audio import is_audio_name
 from musicgenre.config import DataConfig, RemoteFile
 from musicgenre.download import extract_archive, fetch, is_archive
 from musicgenre.errors import MusicGenreError
 
-GTZAN_NAME = re.compile(r"^([a-z]+)\.(\d{5})$")
 IGNORED_DIRS = {"__MACOSX"}
 
 
@@ -66,8 +68,10 @@ def plan_layout(root: Path) -> list[dict]:
     return entries
 
 
-def import_layout(root: Path, genres_dir: Path, *, move: bool) -> list[dict]:
-    """Copy (or move, for our own extraction dirs) audio into the normalised layout."""
+def import_layout(root: Path, genres_dir: Path, cfg: DataConfig, *, move: bool,
+                  progress: bool = False) -> list[dict]:
+    """Copy (or move, for our own extraction dirs) audio into the normalised layout, with
+    each track's artist where it can be known (see `artists.py`)."""
     records = []
     for e in plan_layout(root):
         dest = genres_dir / e["genre"] / f"{e['id']}{e['src'].suffix.lower()}"
@@ -79,6 +83,11 @@ def import_layout(root: Path, genres_dir: Path, *, move: bool) -> list[dict]:
         records.append({"id": e["id"], "genre": e["genre"],
                         "file": dest.relative_to(genres_dir.parent).as_posix(),
                         "original": e["src"].relative_to(root).as_posix()})
+    found = resolve_artists([{"id": r["id"], "original": r["original"],
+                              "path": genres_dir.parent / r["file"]} for r in records],
+                            root, cfg, progress=progress)
+    for record, (artist, where) in zip(records, found, strict=True):
+        record.update(artist=artist, artist_source=where)
     return records
 
 
@@ -89,10 +98,11 @@ def _fetch_remote(remote: RemoteFile, cfg: DataConfig, progress: bool) -> Path:
                  backoff_s=dl.backoff_s, timeout_s=dl.timeout_s, progress=progress)
 
 
-def _from_archive(archive: Path, work: Path, genres_dir: Path) -> list[dict]:
+def _from_archive(archive: Path, work: Path, genres_dir: Path, cfg: DataConfig,
+                  progress: bool) -> list[dict]:
     extracted = extract_archive(archive, work / "_extract")
     try:
-        return import_layout(extracted, genres_dir, move=True)
+        return import_layout(extracted, genres_dir, cfg, move=True, progress=progress)
     finally:
         shutil.rmtree(extracted, ignore_errors=True)
 
@@ -114,7 +124,8 @@ def build_raw(cfg: DataConfig, genres: list[str], seed: int, raw_dir: Path,
             generate_dataset(genres_dir, genres, syn.tracks_per_genre, syn.duration_s,
                              syn.sample_rate, seed, progress=progress)
             records = [{"id": p.stem, "genre": p.parent.name,
-                        "file": p.relative_to(work).as_posix(), "original": None}
+                        "file": p.relative_to(work).as_posix(), "original": None,
+                        "artist": None, "artist_source": None}
                        for p in sorted(genres_dir.glob("*/*.wav"))]
             provenance["synthetic"] = {"seed": seed, "tracks_per_genre": syn.tracks_per_genre,
                                        "duration_s": syn.duration_s,
@@ -122,7 +133,7 @@ def build_raw(cfg: DataConfig, genres: list[str], seed: int, raw_dir: Path,
         elif cfg.source in ("gtzan", "gtzan-mini"):
             remote = cfg.gtzan if cfg.source == "gtzan" else cfg.gtzan_mini
             archive = _fetch_remote(remote, cfg, progress)
-            records = _from_archive(archive, work, genres_dir)
+            records = _from_archive(archive, work, genres_dir, cfg, progress)
             provenance.update(urls=remote.urls, archive=remote.filename,
                               sha256=remote.sha256, md5=remote.md5)
         else:  # folder
@@ -130,19 +141,40 @@ def build_raw(cfg: DataConfig, genres: list[str], seed: int, raw_dir: Path,
             if not path.exists():
                 raise MusicGenreError(f"data.path: {path} does not exist")
             if path.is_dir():
-                records = import_layout(path, genres_dir, move=False)
+                records = import_layout(path, genres_dir, cfg, move=False, progress=progress)
             elif is_archive(path):
-                records = _from_archive(path, work, genres_dir)
+                records = _from_archive(path, work, genres_dir, cfg, progress)
             else:
                 raise MusicGenreError(f"{path}: neither a directory nor a .tar.gz/.zip archive")
             provenance.update(path=str(path.resolve()))
         records.sort(key=lambda r: r["id"])
         provenance["n_tracks"] = len(records)
         provenance["tracks_per_genre"] = dict(sorted(Counter(r["genre"] for r in records).items()))
+        provenance["artists"] = artist_summary(records, cfg)
         provenance["files"] = records
+        write_artists(records, work / "artists.csv")
         (work / "source.json").write_text(json.dumps(provenance, indent=2) + "\n")
         shutil.rmtree(raw_dir, ignore_errors=True)
         os.replace(work, raw_dir)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return provenance
+
+
+def artist_summary(records: list[dict], cfg: DataConfig) -> dict:
+    """How many tracks have a known artist, from where, and how many artists there are."""
+    known = [r for r in records if r["artist"]]
+    index = cfg.artists.gtzan_index
+    return {"tracks_with_artist": len(known), "tracks_without_artist": len(records) - len(known),
+            "artists": len({artist_key(r["artist"]) for r in known}),
+            "from": dict(sorted(Counter(r["artist_source"] for r in known).items())),
+            "gtzan_index": None if index is None else {"urls": index.urls,
+                                                       "sha256": index.sha256}}
+
+
+def write_artists(records: list[dict], path: Path) -> None:
+    """`id,artist,artist_source` for every track (blank where unknown), read by validate."""
+    frame = pd.DataFrame([{"id": r["id"], "artist": r["artist"] or "",
+                           "artist_source": r["artist_source"] or ""} for r in records],
+                         columns=["id", "artist", "artist_source"])
+    frame.to_csv(path, index=False)

@@ -28,7 +28,7 @@ from musicgenre.errors import AudioError, MusicGenreError, ValidationFailed
 # Great Expectations must not phone home from a pipeline stage.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-MANIFEST_COLUMNS = ["id", "genre", "path", "format", "sample_rate", "channels", "frames",
+MANIFEST_COLUMNS = ["id", "genre", "artist", "path", "format", "sample_rate", "channels", "frames",
                     "duration_s", "rms_dbfs", "md5", "readable", "error", "keep", "problems"]
 
 
@@ -138,7 +138,8 @@ def run_suite(manifest: pd.DataFrame, cfg: ValidateConfig, genres: list[str],
     files_def = context.validation_definitions.add(gx.ValidationDefinition(
         name="audio_files", suite=file_suite,
         data=source.add_dataframe_asset("manifest").add_batch_definition_whole_dataframe("all")))
-    frame = manifest.drop(columns=["keep", "problems"], errors="ignore").reset_index(drop=True)
+    frame = manifest.drop(columns=["keep", "problems", "artist"],
+                          errors="ignore").reset_index(drop=True)
     result = context.checkpoints.add(gx.Checkpoint(
         name="audio_files", validation_definitions=[files_def], actions=actions,
         result_format="COMPLETE")).run(batch_parameters={"dataframe": frame})
@@ -184,10 +185,25 @@ def _results(checkpoint_result):
         yield from run.results
 
 
+def add_artists(manifest: pd.DataFrame, artists_path: Path | None) -> pd.DataFrame:
+    """The `artist` column from the download stage's `artists.csv` (empty where unknown)."""
+    manifest = manifest.copy()
+    manifest["artist"] = ""
+    if artists_path is None or not Path(artists_path).exists():
+        return manifest
+    artists = pd.read_csv(artists_path, keep_default_na=False, dtype=str)
+    if not {"id", "artist"} <= set(artists.columns):
+        raise MusicGenreError(f"{artists_path}: needs the columns 'id' and 'artist'")
+    manifest["artist"] = manifest["id"].map(dict(zip(artists["id"], artists["artist"],
+                                                     strict=True))).fillna("")
+    return manifest
+
+
 def validate_dataset(genres_dir: Path, cfg: ValidateConfig, genres: list[str],
-                     manifest_path: Path, report_dir: Path, progress: bool = True) -> dict:
+                     manifest_path: Path, report_dir: Path, progress: bool = True,
+                     artists_path: Path | None = None) -> dict:
     """Scan, validate, apply the policy; write the manifest, summary JSON and Data Docs."""
-    manifest = scan_folder(genres_dir, progress=progress)
+    manifest = add_artists(scan_folder(genres_dir, progress=progress), artists_path)
     docs_dir = Path(report_dir) / "data_docs"
     shutil.rmtree(docs_dir, ignore_errors=True)
     outcome = run_suite(manifest, cfg, genres, docs_dir)
@@ -211,6 +227,7 @@ def validate_dataset(genres_dir: Path, cfg: ValidateConfig, genres: list[str],
         "n_kept": int(len(kept)),
         "n_dropped": int(len(bad_files)) if cfg.policy == "drop" else 0,
         "tracks_per_genre": {g: int((kept["genre"] == g).sum()) for g in genres},
+        "tracks_with_artist": int((kept["artist"] != "").sum()),
         "bad_files": bad_files,
         "duplicate_groups": sorted(duplicates),
         "genres_below_minimum": low_genres,
