@@ -44,6 +44,7 @@ def test_bad_index_line_is_one_clear_error(tmp_path):
 def test_artist_key_ignores_case_and_spacing():
     assert artist_key("De La  Soul ") == artist_key("de la soul")
     assert artist_key("  ") is None and artist_key(None) is None
+    assert artist_key(float("nan")) is None  # an empty CSV cell read by pandas
     assert artist_key("Bob Marley") != artist_key("Bob Marley & The Wailers")
 
 

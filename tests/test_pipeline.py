@@ -126,3 +126,23 @@ def test_full_pipeline_experiments_and_pr_report(project_copy):
     assert changed, diff
     for key in changed:
         assert key in text
+
+
+@pytest.mark.slow
+def test_no_test_split_repro_completes_and_says_so(project_copy):
+    """split.test = 0 (train a final model on everything, evaluate elsewhere) is documented
+    as allowed: every stage must run and the report must say there is no test split."""
+    update_params(project_copy, {**TINY, "split.train": 0.85, "split.val": 0.15,
+                                 "split.test": 0.0, "models": ["baseline", "cnn"],
+                                 "model": "cnn", "features.embedding": None})
+    proc = dvc("repro", cwd=project_copy)
+    assert "report" in ran_stages(proc)
+    protocol = json.loads((project_copy / "reports/split.json").read_text())
+    assert protocol["tracks"]["test"] == 0 and protocol["group_by"] == "track"
+    metrics = json.loads((project_copy / "reports/metrics.json").read_text())
+    assert metrics["n_tracks"] == 0 and metrics["accuracy"] is None
+    report = (project_copy / "reports/report.md").read_text()
+    assert "**No test split**" in report and "musicgenre evaluate" in report
+    assert "| baseline | n/a" in report and "| **cnn** | n/a" in report
+    robustness = json.loads((project_copy / "reports/robustness.json").read_text())
+    assert all(c["n_tracks"] == 0 for c in robustness["conditions"])

@@ -138,3 +138,15 @@ def test_group_by_artist_without_artists_falls_back_to_tracks(gtzan_manifest):
     assert counts.attrs["group_by"] == "track"
     assert counts.attrs["notes"] == ["no track has a known artist: split by track"]
     assert table["split"].value_counts().to_dict() == {"train": 700, "val": 150, "test": 150}
+
+
+def test_manifest_read_back_without_artists_splits_by_track(tmp_path):
+    """The manifest CSV stores unknown artists as empty cells (NaN when read back)."""
+    from musicgenre.validate import read_manifest
+
+    rows = [{"id": f"{g}.{i:05d}", "genre": g, "artist": "", "md5": f"{g}{i}", "keep": True}
+            for g in ("rock", "jazz") for i in range(10)]
+    pd.DataFrame(rows).to_csv(tmp_path / "manifest.csv", index=False)
+    table, counts = make_split(read_manifest(tmp_path / "manifest.csv"), split_cfg(), seed=0)
+    assert counts.attrs["group_by"] == "track"
+    assert table["split"].value_counts().to_dict() == {"train": 14, "val": 3, "test": 3}

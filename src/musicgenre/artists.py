@@ -31,10 +31,11 @@ SOURCE_CSV, SOURCE_TAGS, SOURCE_INDEX = "artists.csv", "tags", "sturm-index"
 
 
 def artist_key(name: str | None) -> str | None:
-    """The form artists are grouped by: case-folded, runs of spaces collapsed."""
-    if name is None:
+    """The form artists are grouped by: case-folded, runs of spaces collapsed (None, NaN from
+    a CSV's empty cell, or blank: unknown)."""
+    if not isinstance(name, str):
         return None
-    key = " ".join(str(name).split()).casefold()
+    key = " ".join(name.split()).casefold()
     return key or None
 
 

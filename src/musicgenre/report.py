@@ -29,8 +29,16 @@ def _read_json(path: Path) -> dict:
         raise MusicGenreError(f"{path}: missing; run the stages before report") from None
 
 
+def _missing(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
 def _pct(x) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
+    return "n/a" if _missing(x) else f"{100 * x:.1f}%"
+
+
+def _num(x) -> str:
+    return "n/a" if _missing(x) else f"{x:.3f}"
 
 
 def comparison_table(models: list[str], eval_dir: Path, training_dir: Path) -> pd.DataFrame:
@@ -64,48 +72,77 @@ def build_report(headline: str, models: list[str], reports: Path, raw_source: Pa
     table = comparison_table(models, eval_dir, training_dir)
     head = _read_json(eval_dir / headline / "metrics.json")
     genres = list(head["per_genre"])
+    tested = bool(head["n_tracks"])  # split.test = 0 leaves nothing to score here
 
     metrics = {"model": headline, **{k: head.get(k) for k in HEADLINE_KEYS}}
     write_text_atomic(reports / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     write_text_atomic(reports / "models.json",
         json.dumps(json.loads(table.to_json(orient="records")), indent=2) + "\n")
 
-    # Figures (PNG files beside the report).
-    figs = {"accuracy": plots.accuracy_bars(table, figures / "accuracy_by_model.png"),
-            "per_genre": plots.per_genre_bars(head["per_genre"],
-                                              f"Per-genre precision, recall, F1: {headline}",
-                                              figures / "per_genre_headline.png")}
-    for name in models:
-        m = _read_json(eval_dir / name / "metrics.json")
-        figs[f"cm_{name}"] = plots.confusion_png(m["confusion_matrix"], genres,
-                                                 f"{name}: test tracks",
-                                                 figures / f"confusion_{name}.png")
+    # Figures (PNG files beside the report); those of test scores only when there is a test.
+    figs = {}
+    robustness = _read_json(reports / "robustness.json")
+    rob_table = pd.DataFrame(robustness["conditions"])
+    if tested:
+        figs["accuracy"] = plots.accuracy_bars(table, figures / "accuracy_by_model.png")
+        figs["per_genre"] = plots.per_genre_bars(head["per_genre"],
+                                                 f"Per-genre precision, recall, F1: {headline}",
+                                                 figures / "per_genre_headline.png")
+        for name in models:
+            m = _read_json(eval_dir / name / "metrics.json")
+            figs[f"cm_{name}"] = plots.confusion_png(m["confusion_matrix"], genres,
+                                                     f"{name}: test tracks",
+                                                     figures / f"confusion_{name}.png")
+        figs["robustness"] = plots.robustness_bars(rob_table, robustness["model"],
+                                                   figures / "robustness.png")
     curves = _loss_curves(models, training_dir)
     if curves:
         figs["loss"] = plots.loss_curves(curves, figures / "loss_curves.png")
-    robustness = _read_json(reports / "robustness.json")
-    rob_table = pd.DataFrame(robustness["conditions"])
-    figs["robustness"] = plots.robustness_bars(rob_table, robustness["model"],
-                                               figures / "robustness.png")
 
     validation = _read_json(reports / "validation" / "summary.json")
     source = _read_json(raw_source)
     split_counts = pd.read_csv(reports / "split_counts.csv")
+    protocol = _read_json(reports / "split.json")
     rel = {k: Path(v).relative_to(reports).as_posix() for k, v in figs.items()}
     text = _markdown(headline, metrics, table, head, genres, validation, source, split_counts,
-                     rob_table, robustness, rel, models)
+                     protocol, rob_table, robustness, rel, models)
     write_text_atomic(reports / "report.md", text)
     return metrics
 
 
+def protocol_text(protocol: dict) -> str:
+    """One sentence a reviewer needs before reading any test number."""
+    if protocol["method"] == "fault-filtered":
+        how = "the published fault-filtered GTZAN split (Kereliuk, Sturm & Larsen)"
+    elif protocol["group_by"] == "artist":
+        how = (f"a genre-stratified split that keeps each artist on one side "
+               f"({protocol['tracks_with_artist']} tracks with a known artist; the others "
+               f"are grouped alone)")
+    else:
+        how = "a genre-stratified split by track that ignores artists"
+    shared = protocol["artists_shared"]["train-test"]
+    return (f"Protocol: {how}. Artists with tracks in both train and test: **{shared}** "
+            f"(of {protocol['artists']['test']} test artists). Byte-identical duplicate groups: "
+            f"{protocol['duplicate_groups']}, {protocol['duplicate_groups_across_splits']} of "
+            f"them across splits.")
+
+
 def _markdown(headline, metrics, table, head, genres, validation, source, split_counts,
-              rob_table, robustness, figs, models) -> str:
+              protocol, rob_table, robustness, figs, models) -> str:
     lines = ["# Genre classification report", ""]
-    lines += [f"Headline model **{headline}**: track-level test accuracy "
-              f"**{_pct(metrics['accuracy'])}** (95% interval {_pct(metrics['accuracy_ci95_low'])}"
-              f" to {_pct(metrics['accuracy_ci95_high'])}, {metrics['n_tracks']} test tracks), "
-              f"macro-F1 **{metrics['macro_f1']:.3f}**. Data source: `{source['source']}`, "
-              f"{source['n_tracks']} tracks.", ""]
+    if metrics["n_tracks"]:
+        lines += [f"Headline model **{headline}**: track-level test accuracy "
+                  f"**{_pct(metrics['accuracy'])}** (95% interval "
+                  f"{_pct(metrics['accuracy_ci95_low'])} to {_pct(metrics['accuracy_ci95_high'])}"
+                  f", {metrics['n_tracks']} test tracks), macro-F1 **{_num(metrics['macro_f1'])}**."
+                  f" Data source: `{source['source']}`, {source['n_tracks']} tracks.", "",
+                  protocol_text(protocol), ""]
+    else:
+        lines += [f"Headline model **{headline}**. **No test split** (`split.test: 0`): every "
+                  f"track was used for training or validation, so this report has no test "
+                  f"accuracy. Score the models on other labelled audio with `musicgenre evaluate "
+                  f"--model models/{headline} --data FOLDER`. Data source: `{source['source']}`, "
+                  f"{source['n_tracks']} tracks.", ""]
 
     lines += ["## Data quality", "",
               f"{validation['n_files']} files scanned, {validation['n_kept']} kept "
@@ -123,11 +160,15 @@ def _markdown(headline, metrics, table, head, genres, validation, source, split_
                  f"{', ...' if len(dups) > 10 else ''}); each group is kept in one split."
                  if dups else "."), ""]
 
-    lines += ["## Split", "", "| " + " | ".join(split_counts.columns) + " |",
+    lines += ["## Split", "", protocol_text(protocol), "",
+              "| " + " | ".join(split_counts.columns) + " |",
               "|" + "---|" * len(split_counts.columns)]
     lines += ["| " + " | ".join(str(v) for v in row) + " |"
               for row in split_counts.itertuples(index=False)]
     lines.append("")
+    lines += [f"- {note}" for note in protocol["notes"]]
+    if protocol["notes"]:
+        lines.append("")
 
     lines += ["## Models", "",
               "| model | test accuracy (95% CI) | macro-F1 | segment accuracy | "
@@ -137,13 +178,17 @@ def _markdown(headline, metrics, table, head, genres, validation, source, split_
         best = f"{r.epochs} ({int(r.best_epoch)})" if pd.notna(r.best_epoch) else f"{r.epochs}"
         lines.append(
             f"| {'**' + r.model + '**' if r.model == headline else r.model} | {_pct(r.accuracy)}"
-            f" ({_pct(r.accuracy_ci95_low)}-{_pct(r.accuracy_ci95_high)}) | {r.macro_f1:.3f} | "
+            f" ({_pct(r.accuracy_ci95_low)}-{_pct(r.accuracy_ci95_high)}) | {_num(r.macro_f1)} | "
             f"{_pct(r.segment_accuracy)} | {_pct(r.val_track_accuracy)} | {best} | "
             f"{r.seconds_per_epoch:.1f} | {int(r.parameters) if pd.notna(r.parameters) else ''} |")
     lines += ["", "Accuracy is track-level (segment log-probabilities averaged per track); "
               "segment accuracy scores every 3-s segment alone. The interval is Wilson's 95% "
-              "score interval over test tracks.", "",
-              f"![accuracy by model]({figs['accuracy']})", ""]
+              "score interval over test tracks.", ""]
+    if not metrics["n_tracks"]:
+        if "loss" in figs:
+            lines += ["## Loss curves", "", f"![loss curves]({figs['loss']})", ""]
+        return "\n".join(lines) + "\n"
+    lines += [f"![accuracy by model]({figs['accuracy']})", ""]
 
     lines += [f"## Per-genre results: {headline}", "",
               "| genre | precision | recall | F1 | test tracks |", "|---|---|---|---|---|"]
@@ -170,7 +215,7 @@ def _markdown(headline, metrics, table, head, genres, validation, source, split_
               "Test tracks with Gaussian noise at a fixed SNR, or pitch-shifted, then "
               "re-extracted and classified.", "",
               "| condition | accuracy | macro-F1 | tracks |", "|---|---|---|---|"]
-    lines += [f"| {r.condition} | {_pct(r.accuracy)} | {r.macro_f1:.3f} | {r.n_tracks} |"
+    lines += [f"| {r.condition} | {_pct(r.accuracy)} | {_num(r.macro_f1)} | {r.n_tracks} |"
               for r in rob_table.itertuples()]
     lines += ["", f"![robustness]({figs['robustness']})", ""]
     return "\n".join(lines) + "\n"
