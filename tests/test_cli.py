@@ -29,6 +29,10 @@ def audio_files(real_genres_dir, tmp_path_factory):
     (d / "notes.txt").write_text("this is not audio\n")
     (d / "empty.wav").write_bytes(b"")
     sf.write(d / "short.wav", audio[: sr // 2], sr)
+    poisoned = audio.copy()  # float WAVs can carry NaN and Inf
+    poisoned[1000], poisoned[2000] = np.nan, np.inf
+    sf.write(d / "nan.wav", poisoned, sr, subtype="FLOAT")
+    sf.write(d / "silence.wav", np.zeros(30 * sr, dtype=np.float32), sr)
     return d
 
 
@@ -59,14 +63,17 @@ def test_predict_real_track_and_formats(trained, audio_files, tmp_path):
 def test_predict_bad_inputs_one_line_each(trained, audio_files, tmp_path, name):
     model = trained[0] / name
     proc = predict(audio_files / "notes.txt", audio_files / "empty.wav",
-                   audio_files / "short.wav", audio_files / "real.wav", "--model", model,
+                   audio_files / "short.wav", audio_files / "nan.wav",
+                   audio_files / "silence.wav", audio_files / "real.wav", "--model", model,
                    cwd=tmp_path)
     assert proc.returncode == 1
     errors = proc.stderr.strip().splitlines()
-    assert len(errors) == 3, proc.stderr
+    assert len(errors) == 5, proc.stderr
     assert "notes.txt: not a readable audio file" in errors[0]
     assert "empty.wav: empty file" in errors[1]
     assert "short.wav: too short (0.50 s)" in errors[2]
+    assert "nan.wav: 2 sample(s) are NaN or infinite" in errors[3]
+    assert "silence.wav: silent or nearly (RMS -200.0 dBFS" in errors[4]
     assert "Traceback" not in proc.stderr
     assert proc.stdout.strip().startswith(str(audio_files / "real.wav"))  # still classified
 

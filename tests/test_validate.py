@@ -25,6 +25,22 @@ def damaged_copy(real_genres_dir, tmp_path):
     return genres
 
 
+def test_nan_and_inf_audio_is_dropped_with_its_reason(real_genres_dir, tmp_path):
+    genres = tmp_path / "genres"
+    shutil.copytree(real_genres_dir, genres)
+    audio, sr = sf.read(real_genres_dir / "pop/pop.00001.wav", dtype="float32")
+    audio[5::7] = np.nan
+    audio[6] = -np.inf
+    sf.write(genres / "pop/pop.00001.wav", audio, sr, subtype="FLOAT")
+    summary = validate_dataset(genres, ValidateConfig(), GTZAN_GENRES, tmp_path / "m.csv",
+                               tmp_path / "reports", progress=False)
+    bad = {b["id"]: b["problems"] for b in summary["bad_files"]}
+    assert list(bad) == ["pop.00001"]
+    assert bad["pop.00001"][0].startswith("unreadable: ") and "NaN or infinite" in \
+        bad["pop.00001"][0]
+    assert summary["n_kept"] == 49
+
+
 def test_real_dev_audio_passes_and_md5_matches_index(real_data, real_genres_dir, tmp_path):
     summary = validate_dataset(real_genres_dir, ValidateConfig(), GTZAN_GENRES,
                                tmp_path / "manifest.csv", tmp_path / "reports", progress=False)

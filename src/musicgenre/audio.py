@@ -12,6 +12,7 @@ import soxr
 from musicgenre.errors import AudioError
 
 AUDIO_EXTENSIONS = (".wav", ".au", ".flac", ".ogg", ".mp3")
+SILENCE_DBFS = -60.0  # below this RMS a file holds no music to classify
 
 
 def is_audio_name(path: Path) -> bool:
@@ -49,6 +50,9 @@ def load_audio(path: Path, sample_rate: int | None = None) -> tuple[np.ndarray, 
         raise AudioError(f"{path}: not a readable audio file ({_clean(exc)})") from None
     if data.shape[0] == 0:
         raise AudioError(f"{path}: contains no audio samples")
+    bad = int(data.size - np.count_nonzero(np.isfinite(data)))
+    if bad:  # float WAVs can hold them; they would poison every feature downstream
+        raise AudioError(f"{path}: {bad} sample(s) are NaN or infinite")
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if sample_rate is not None and sr != sample_rate:
         mono = soxr.resample(mono, sr, sample_rate).astype(np.float32)
@@ -62,3 +66,9 @@ def _clean(exc: Exception) -> str:
     if ": " in text and text.startswith("Error opening"):
         text = text.split(": ", 1)[1]
     return text or type(exc).__name__
+
+
+def rms_dbfs(audio: np.ndarray) -> float:
+    """Root-mean-square level in dB relative to full scale (-200 for digital silence)."""
+    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))) if len(audio) else 0.0
+    return 20 * float(np.log10(max(rms, 1e-10)))

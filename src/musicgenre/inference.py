@@ -172,8 +172,10 @@ def find_audio(paths: list[Path]) -> list[Path]:
 
 
 def classify_file(classifier: Classifier, path: Path) -> np.ndarray:
-    """Genre probabilities for one audio file; AudioError names the file if it is unusable."""
-    from musicgenre.audio import load_audio
+    """Genre probabilities for one audio file; AudioError names the file if it is unusable
+    (unreadable, too short, NaN/Inf samples, or silent: silence has no genre, and a model
+    would still name one with confidence)."""
+    from musicgenre.audio import SILENCE_DBFS, load_audio, rms_dbfs
     from musicgenre.errors import AudioError
     from musicgenre.features import min_samples
 
@@ -185,6 +187,10 @@ def classify_file(classifier: Classifier, path: Path) -> np.ndarray:
     if len(audio) < min_samples(cfg):
         raise AudioError(f"{path}: too short ({len(audio) / sr:.2f} s); at least "
                          f"{min_samples(cfg) / sr:.2f} s of audio is needed")
+    level = rms_dbfs(audio)
+    if level < SILENCE_DBFS:
+        raise AudioError(f"{path}: silent or nearly (RMS {level:.1f} dBFS, below "
+                         f"{SILENCE_DBFS:g}); not classified")
     log_probs = classifier.track_log_probs(classifier.inputs_from_audio(audio))
     proba = np.exp(log_probs - log_probs.max())
     return proba / proba.sum()

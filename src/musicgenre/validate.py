@@ -21,7 +21,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from musicgenre.atomic import atomic_path, write_text_atomic
-from musicgenre.audio import is_audio_name, load_audio, read_info
+from musicgenre.audio import is_audio_name, load_audio, read_info, rms_dbfs
 from musicgenre.config import ValidateConfig
 from musicgenre.errors import AudioError, MusicGenreError, ValidationFailed
 
@@ -44,10 +44,9 @@ def scan_file(path: Path, genre: str) -> dict:
     except AudioError as exc:
         row["error"] = str(exc).removeprefix(f"{path}: ")
         return row
-    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
     row.update(format=info.format.lower(), sample_rate=info.sample_rate, channels=info.channels,
                frames=len(audio), duration_s=len(audio) / info.sample_rate,
-               rms_dbfs=20 * np.log10(max(rms, 1e-10)), readable=True)
+               rms_dbfs=rms_dbfs(audio), readable=True)
     return row
 
 
