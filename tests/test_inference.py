@@ -46,3 +46,77 @@ def test_allocator_tuning_is_harmless_to_repeat():
     assert first == second
     if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
         assert first  # glibc took both thresholds
+
+
+class _RunsCode:
+    """Unpickling this calls Path.touch: what a malicious model file could do instead."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def __reduce__(self):
+        from pathlib import Path
+
+        return (Path.touch, (Path(self.target),))
+
+
+@pytest.mark.parametrize("name", ["model.joblib", "model.pkl"])
+def test_a_pickle_in_a_model_directory_is_refused_unopened(tmp_path, name):
+    import pickle
+
+    from musicgenre.errors import MusicGenreError
+
+    marker = tmp_path / "code-ran"
+    model_dir = tmp_path / "shared-model"
+    model_dir.mkdir()
+    (model_dir / name).write_bytes(pickle.dumps(_RunsCode(marker)))
+    for target in (model_dir, model_dir / name):
+        with pytest.raises(MusicGenreError, match="a pickle file, which could run any code"):
+            load_classifier(target)
+    assert not marker.exists()
+
+
+def test_a_skops_file_with_unknown_types_is_refused(trained, tmp_path):
+    import shutil
+
+    import skops.io
+
+    from musicgenre.errors import MusicGenreError
+
+    model_dir = tmp_path / "baseline"
+    shutil.copytree(trained[0] / "baseline", model_dir)
+    skops.io.dump({"pipeline": _RunsCode(tmp_path / "x")}, model_dir / "model.skops")
+    with pytest.raises(MusicGenreError, match="not known to be safe to load"):
+        load_classifier(model_dir)
+    (model_dir / "model.skops").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(MusicGenreError, match=r"model.skops: not a usable checkpoint"):
+        load_classifier(model_dir)
+
+
+@pytest.mark.parametrize("name", ["baseline", "transfer"])
+def test_a_genre_missing_from_training_keeps_the_columns_right(synthetic_features, tmp_path,
+                                                               name):
+    """predict_proba has one column per genre seen in training (classes_); each must land in
+    its own genre's column."""
+    from dataclasses import replace
+
+    from musicgenre.models.baseline import BaselineConfig
+    from musicgenre.models.transfer import TransferConfig
+    from musicgenre.train import ONE_STEP_FITS, TrainingData
+
+    data = TrainingData.from_features_dir(synthetic_features, embeddings=name == "transfer")
+    blues = data.meta["genres"].index("blues")
+    keep = (data.idx_train["label"] != blues).to_numpy()
+    rows = np.flatnonzero(keep)
+    index = data.idx_train.loc[keep].reset_index(drop=True).assign(row=np.arange(len(rows)))
+    data = replace(data, x_train=np.asarray(data.x_train)[rows], idx_train=index)
+    cfg = BaselineConfig() if name == "baseline" else TransferConfig()
+    ONE_STEP_FITS[name](cfg, 0, data, tmp_path / name, tmp_path / "live")
+    classifier = load_classifier(tmp_path / name)
+    log_probs = classifier.segment_log_probs(np.asarray(data.x_val))
+    assert log_probs.shape[1] == 10
+    assert (log_probs[:, blues] < np.log(1e-11)).all()  # never trained: probability ~0
+    others = [g for g in range(10) if g != blues]
+    not_blues = (data.idx_val["label"] != blues).to_numpy()
+    right = log_probs[not_blues].argmax(axis=1) == data.idx_val["label"].to_numpy()[not_blues]
+    assert right.mean() > 0.5 and set(log_probs.argmax(axis=1)) <= set(others)

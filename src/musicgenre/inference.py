@@ -9,7 +9,7 @@ where the others read its features.
 
 from __future__ import annotations
 
-import pickle
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,10 @@ from musicgenre.config import EMBEDDING_MODELS, FeaturesConfig
 from musicgenre.errors import MusicGenreError
 from musicgenre.features import normalize
 
-NEURAL_FILE = "model.pt"
-BASELINE_FILE = "model.joblib"
+NEURAL_FILE = "model.pt"  # torch state dict + header, loaded with weights_only=True
+SKLEARN_FILE = "model.skops"  # scikit-learn pipeline in skops' format (no pickle)
+SKLEARN_HEADER = "model.json"  # what a scikit-learn checkpoint carries besides the pipeline
+PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")  # loading these could run any code
 
 
 @dataclass
@@ -73,12 +75,12 @@ class Classifier:
         if len(segments) == 0:
             return np.zeros((0, len(self.genres)), dtype=np.float32)
         if self.uses_embeddings:
-            return np.log(np.clip(self.model.predict_proba(np.asarray(segments)), 1e-12, 1.0))
+            return self._sklearn_log_probs(np.asarray(segments))
         if not self.is_neural:
             from musicgenre.models.baseline import summary_statistics
 
-            stats = np.stack([summary_statistics(s[None]) for s in segments])
-            return np.log(np.clip(self.model.predict_proba(stats), 1e-12, 1.0))
+            return self._sklearn_log_probs(np.stack([summary_statistics(s[None])
+                                                     for s in segments]))
         import torch
 
         self.model.eval()
@@ -95,9 +97,16 @@ class Classifier:
         if not self.averages_segments:
             from musicgenre.models.baseline import summary_statistics
 
-            proba = self.model.predict_proba(summary_statistics(segments)[None])[0]
-            return np.log(np.clip(proba, 1e-12, 1.0))
+            return self._sklearn_log_probs(summary_statistics(segments)[None])[0]
         return self.segment_log_probs(segments).mean(axis=0)
+
+    def _sklearn_log_probs(self, x: np.ndarray) -> np.ndarray:
+        """predict_proba's columns follow the labels seen in training (`classes_`); put them
+        in their genre's column, so a genre absent from training scores ~0 instead of
+        shifting every later genre by one."""
+        proba = np.zeros((len(x), len(self.genres)))
+        proba[:, np.asarray(self.model.classes_, dtype=int)] = self.model.predict_proba(x)
+        return np.log(np.clip(proba, 1e-12, 1.0))
 
 
 def track_scores(segment_log_probs: np.ndarray, index: pd.DataFrame) -> pd.DataFrame:
@@ -113,27 +122,58 @@ def save_neural(path: Path, payload: dict) -> None:
         torch.save(payload, tmp)
 
 
-def save_baseline(path: Path, payload: dict) -> None:
-    import joblib
+def save_sklearn(out_dir: Path, header: dict, pipeline) -> None:
+    """A scikit-learn model as `model.skops` (arrays and known types, no pickle) plus
+    `model.json` (genres, feature parameters, config, versions)."""
+    import skops.io
 
-    with atomic_path(path) as tmp:
-        joblib.dump(payload, tmp)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_dir / SKLEARN_FILE) as tmp:
+        skops.io.dump(pipeline, tmp)
+    with atomic_path(out_dir / SKLEARN_HEADER) as tmp:
+        Path(tmp).write_text(json.dumps(header, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(value):
+    if isinstance(value, np.generic | np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _load_sklearn(path: Path) -> tuple[dict, Any]:
+    """Header and pipeline; types outside skops' safe defaults are refused, not loaded."""
+    import skops.io
+
+    untrusted = skops.io.get_untrusted_types(file=path)
+    if untrusted:
+        raise MusicGenreError(f"{path}: holds types that are not known to be safe to load "
+                              f"({', '.join(untrusted[:3])}); refusing to load it")
+    pipeline = skops.io.load(path)
+    header = json.loads((path.parent / SKLEARN_HEADER).read_text())
+    return header, pipeline
 
 
 def load_classifier(path: Path) -> Classifier:
-    """Load `models/<name>/` (or the checkpoint file inside it) in any process."""
+    """Load `models/<name>/` (or the checkpoint file inside it) in any process.
+
+    Nothing is unpickled: neural checkpoints load with torch's weights_only, scikit-learn
+    models from skops files limited to safe types, and pickle files are refused."""
     path = Path(path)
     if path.is_dir():
-        candidates = [path / NEURAL_FILE, path / BASELINE_FILE]
-        path = next((c for c in candidates if c.exists()), candidates[0])
+        candidates = [path / NEURAL_FILE, path / SKLEARN_FILE]
+        pickles = sorted(p for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES)
+        found = next((c for c in candidates if c.exists()), None)
+        path = found or (pickles[0] if pickles else candidates[0])
+    if path.suffix in PICKLE_SUFFIXES:
+        raise MusicGenreError(f"{path}: a pickle file, which could run any code when loaded; "
+                              f"refusing it (models are saved as {NEURAL_FILE} or "
+                              f"{SKLEARN_FILE}; retrain with `dvc repro`)")
     if not path.exists():
         raise MusicGenreError(f"{path}: no trained model here; run `dvc repro` first")
     try:
-        if path.suffix == ".joblib":
-            import joblib
-
-            payload = joblib.load(path)
-            model = payload["pipeline"]
+        if path.suffix == ".skops":
+            payload, model = _load_sklearn(path)
         else:
             import torch
 
@@ -146,8 +186,11 @@ def load_classifier(path: Path) -> Classifier:
                                 payload["segment_frames"], len(payload["genres"]))
             model.load_state_dict(payload["state_dict"])
             model.eval()
-    except (KeyError, ValueError, RuntimeError, EOFError, OSError,
-            pickle.UnpicklingError) as exc:
+    except MusicGenreError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any decoding failure is "not usable"
+        # (torch and skops raise many types: UnpicklingError, zipfile.BadZipFile,
+        # TypeError on a mangled schema...); the message names the file either way.
         reason = " ".join(str(exc).split())[:200]
         raise MusicGenreError(f"{path}: not a usable checkpoint ({reason})") from None
     features = FeaturesConfig(**payload["features"])

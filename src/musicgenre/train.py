@@ -26,11 +26,10 @@ from musicgenre.config import TrainConfig
 from musicgenre.errors import MusicGenreError
 from musicgenre.features import load_meta, load_split, normalize
 from musicgenre.inference import (
-    BASELINE_FILE,
     NEURAL_FILE,
     Classifier,
-    save_baseline,
     save_neural,
+    save_sklearn,
     track_scores,
 )
 
@@ -378,10 +377,9 @@ def _save_sklearn(name: str, cfg, pipeline, seed: int, data: TrainingData, summa
     live_dir = Path(live_dir)
     live_dir.mkdir(parents=True, exist_ok=True)
     (live_dir / "metrics.json").write_text(json.dumps({"best": summary}, indent=2) + "\n")
-    save_baseline(Path(out_dir) / BASELINE_FILE, {
-        "format": 1, "model": name, "config": asdict(cfg), "pipeline": pipeline,
-        **data.checkpoint_header(), "seed": seed, "summary": summary,
-        "versions": _versions()})
+    save_sklearn(Path(out_dir), {
+        "format": 2, "model": name, "config": asdict(cfg), **data.checkpoint_header(),
+        "seed": seed, "summary": summary, "versions": _versions()}, pipeline)
     _write_timing(live_dir, name, [seconds])
 
 
