@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+from musicgenre.calibration import expected_calibration_error
 from musicgenre.inference import Classifier, track_scores
 
 
@@ -62,9 +63,11 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray,
     }
 
 
-def predict_tracks(classifier: Classifier, x: np.ndarray, index: pd.DataFrame
-                   ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Per-track predictions (track_id, true, predicted, p_<genre>...) and segment log-probs."""
+def track_log_scores(classifier: Classifier, x: np.ndarray, index: pd.DataFrame
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(track ids, true labels, track scores [tracks, classes], segment log-probs), tracks
+    sorted by id. Original segments only: scoring never sees augmented copies."""
+    index = index.reset_index(drop=True)
     segment_lp = classifier.segment_log_probs(x)
     groups = index.groupby("track_id", sort=True)
     if classifier.averages_segments:
@@ -72,12 +75,17 @@ def predict_tracks(classifier: Classifier, x: np.ndarray, index: pd.DataFrame
     else:  # the baseline scores a track's statistics, not its segments one by one
         track_lp = np.array([classifier.track_log_probs(x[part.index.to_numpy()])
                              for _, part in groups]).reshape(len(groups), len(classifier.genres))
-    proba = np.exp(track_lp - track_lp.max(axis=1, keepdims=True))
-    proba /= proba.sum(axis=1, keepdims=True)
     truth = groups["label"].first()  # sorted by track_id, like track_lp
-    tracks = pd.DataFrame({"track_id": truth.index.to_numpy(),
-                           "true": truth.to_numpy(dtype=int),
-                           "predicted": track_lp.argmax(axis=1)})
+    return truth.index.to_numpy(), truth.to_numpy(dtype=int), track_lp, segment_lp
+
+
+def predict_tracks(classifier: Classifier, x: np.ndarray, index: pd.DataFrame
+                   ) -> tuple[pd.DataFrame, np.ndarray]:
+    """Per-track predictions (track_id, true, predicted, calibrated p_<genre>...) and the
+    segment log-probabilities."""
+    ids, truth, track_lp, segment_lp = track_log_scores(classifier, x, index)
+    proba = classifier.track_probabilities(track_lp)
+    tracks = pd.DataFrame({"track_id": ids, "true": truth, "predicted": track_lp.argmax(axis=1)})
     for g, column in zip(classifier.genres, proba.T, strict=True):
         tracks[f"p_{g}"] = column.astype(float)
     return tracks, segment_lp
@@ -90,6 +98,9 @@ def evaluate_classifier(classifier: Classifier, x: np.ndarray, index: pd.DataFra
     tracks, segment_lp = predict_tracks(classifier, x, index)
     metrics = {"model": classifier.name,
                **classification_metrics(tracks["true"], tracks["predicted"], classifier.genres)}
+    proba = tracks[[f"p_{g}" for g in classifier.genres]].to_numpy()
+    metrics["temperature"] = classifier.temperature
+    metrics["ece"] = expected_calibration_error(proba, tracks["true"].to_numpy())
     if len(index):
         seg = classification_metrics(index["label"], segment_lp.argmax(axis=1),
                                      classifier.genres)

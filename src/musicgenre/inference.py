@@ -26,6 +26,7 @@ NEURAL_FILE = "model.pt"  # torch state dict + header, loaded with weights_only=
 SKLEARN_FILE = "model.skops"  # scikit-learn pipeline in skops' format (no pickle)
 SKLEARN_HEADER = "model.json"  # what a scikit-learn checkpoint carries besides the pipeline
 PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")  # loading these could run any code
+CALIBRATION_FILE = "calibration.json"  # the temperature fitted on the validation tracks
 
 
 @dataclass
@@ -38,6 +39,14 @@ class Classifier:
     model: Any  # torch.nn.Module for neural models, an sklearn pipeline for the others
     info: dict = field(default_factory=dict)
     device: str = "cpu"  # where the neural model and the embedding network run
+    temperature: float = 1.0  # track probabilities = softmax(track score / temperature)
+
+    def track_probabilities(self, track_scores: np.ndarray) -> np.ndarray:
+        """Calibrated genre probabilities from track scores (mean segment log-probabilities,
+        or the baseline's track log-probabilities); the ranking does not change."""
+        from musicgenre.calibration import softmax
+
+        return softmax(track_scores, self.temperature)
 
     def to(self, device: str) -> Classifier:
         """Run the networks on `device` (auto | cpu | cuda | mps; see musicgenre.devices)."""
@@ -195,9 +204,20 @@ def load_classifier(path: Path) -> Classifier:
         raise MusicGenreError(f"{path}: not a usable checkpoint ({reason})") from None
     features = FeaturesConfig(**payload["features"])
     info = {k: v for k, v in payload.items() if k not in ("state_dict", "pipeline")}
+    calibration = path.parent / CALIBRATION_FILE
+    temperature = 1.0
+    if calibration.exists():
+        try:
+            temperature = float(json.loads(calibration.read_text())["temperature"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise MusicGenreError(f"{calibration}: not a usable calibration file "
+                                  f"({' '.join(str(exc).split())[:100]})") from None
+        if not 0 < temperature < float("inf"):
+            raise MusicGenreError(f"{calibration}: temperature must be > 0, got {temperature}")
     return Classifier(payload["model"], list(payload["genres"]), features,
                       np.asarray(payload["mean"], dtype=np.float32),
-                      np.asarray(payload["std"], dtype=np.float32), model, info)
+                      np.asarray(payload["std"], dtype=np.float32), model, info,
+                      temperature=temperature)
 
 
 def find_audio(paths: list[Path]) -> list[Path]:
@@ -234,9 +254,8 @@ def classify_file(classifier: Classifier, path: Path) -> np.ndarray:
     if level < SILENCE_DBFS:
         raise AudioError(f"{path}: silent or nearly (RMS {level:.1f} dBFS, below "
                          f"{SILENCE_DBFS:g}); not classified")
-    log_probs = classifier.track_log_probs(classifier.inputs_from_audio(audio))
-    proba = np.exp(log_probs - log_probs.max())
-    return proba / proba.sum()
+    return classifier.track_probabilities(
+        classifier.track_log_probs(classifier.inputs_from_audio(audio)))
 
 
 # The classifier of each worker process of `classify_files` (loaded once per worker).

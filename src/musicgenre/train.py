@@ -22,12 +22,15 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from musicgenre.atomic import write_text_atomic
 from musicgenre.config import TrainConfig
 from musicgenre.errors import MusicGenreError
 from musicgenre.features import load_meta, load_split, normalize
 from musicgenre.inference import (
+    CALIBRATION_FILE,
     NEURAL_FILE,
     Classifier,
+    load_classifier,
     save_neural,
     save_sklearn,
     track_scores,
@@ -318,6 +321,7 @@ def train_neural(name: str, model_cfg, cfg: TrainConfig, seed: int, data: Traini
         "versions": _versions(), "device": fabric.device.type,
     })
     _write_timing(live_dir, name, epoch_seconds, device=fabric.device.type)
+    calibrate(out_dir, data)
     return summary
 
 
@@ -381,6 +385,20 @@ def _save_sklearn(name: str, cfg, pipeline, seed: int, data: TrainingData, summa
         "format": 2, "model": name, "config": asdict(cfg), **data.checkpoint_header(),
         "seed": seed, "summary": summary, "versions": _versions()}, pipeline)
     _write_timing(live_dir, name, [seconds])
+    calibrate(out_dir, data)
+
+
+def calibrate(model_dir: Path, data: TrainingData) -> dict:
+    """Fit the saved model's temperature on the validation tracks (see calibration.py) and
+    write it beside the checkpoint, where load_classifier finds it."""
+    from musicgenre.calibration import calibration_summary
+    from musicgenre.evaluate import track_log_scores
+
+    classifier = load_classifier(model_dir)
+    _, labels, scores, _ = track_log_scores(classifier, np.asarray(data.x_val), data.idx_val)
+    summary = calibration_summary(scores, labels)
+    write_text_atomic(Path(model_dir) / CALIBRATION_FILE, json.dumps(summary, indent=2) + "\n")
+    return summary
 
 
 def _write_timing(live_dir: Path, name: str, epoch_seconds: list[float],

@@ -1,0 +1,71 @@
+"""Calibrated track probabilities: temperature scaling and the expected calibration error."""
+
+import json
+
+import numpy as np
+import pytest
+
+from musicgenre.calibration import (
+    calibration_summary,
+    expected_calibration_error,
+    fit_temperature,
+    negative_log_likelihood,
+    softmax,
+)
+
+
+def _sample(n, temperature, seed=0):
+    """Scores whose true class is drawn from softmax(scores / temperature)."""
+    rng = np.random.default_rng(seed)
+    scores = rng.normal(0, 4, size=(n, 10))
+    p = softmax(scores, temperature)
+    labels = np.array([rng.choice(10, p=row) for row in p])
+    return scores, labels
+
+
+@pytest.mark.parametrize("true_t", [0.5, 3.0])
+def test_fitted_temperature_recovers_the_true_one(true_t):
+    scores, labels = _sample(4000, true_t)
+    t = fit_temperature(scores, labels)
+    assert abs(t - true_t) / true_t < 0.1
+    assert negative_log_likelihood(scores, labels, t) <= negative_log_likelihood(scores, labels)
+
+
+def test_ece_small_when_calibrated_large_when_overconfident():
+    scores, labels = _sample(4000, 3.0, seed=1)
+    calibrated = expected_calibration_error(softmax(scores, 3.0), labels)
+    sharp = expected_calibration_error(softmax(scores, 1.0), labels)
+    assert calibrated < 0.03 < 0.15 < sharp
+    assert expected_calibration_error(np.eye(3), np.array([0, 1, 2])) == 0.0
+    assert expected_calibration_error(np.eye(3), np.array([1, 2, 0])) == 1.0
+    assert expected_calibration_error(np.zeros((0, 3)), np.array([], dtype=int)) is None
+
+
+def test_temperature_keeps_the_ranking():
+    scores, labels = _sample(200, 2.0, seed=2)
+    summary = calibration_summary(scores, labels)
+    assert (softmax(scores, summary["temperature"]).argmax(1) == scores.argmax(1)).all()
+    assert summary["nll_after"] <= summary["nll_before"] + 1e-12
+
+
+@pytest.mark.parametrize("name", ["crnn", "baseline", "transfer"])
+def test_trained_models_carry_a_fitted_temperature(trained, name):
+    from musicgenre.inference import load_classifier
+
+    saved = json.loads((trained[0] / name / "calibration.json").read_text())
+    assert saved["fitted_on"] == "validation tracks" and saved["tracks"] > 0
+    assert saved["nll_after"] <= saved["nll_before"] + 1e-9  # T = 1 was a candidate
+    assert load_classifier(trained[0] / name).temperature == saved["temperature"]
+
+
+def test_a_broken_calibration_file_is_one_clear_error(trained, tmp_path):
+    import shutil
+
+    from musicgenre.errors import MusicGenreError
+    from musicgenre.inference import load_classifier
+
+    model = tmp_path / "m"
+    shutil.copytree(trained[0] / "baseline", model)
+    (model / "calibration.json").write_text('{"temperature": -2}')
+    with pytest.raises(MusicGenreError, match="calibration.json: temperature must be > 0"):
+        load_classifier(model)
