@@ -33,7 +33,7 @@ from musicgenre.embeddings import (
     patch_starts,
 )
 from musicgenre.features import segment_embeddings, segment_starts, segments_from_audio
-from musicgenre.parallel import tune_allocator
+from musicgenre.process import tune_allocator
 
 
 def starts_s(audio: np.ndarray, cfg: FeaturesConfig) -> list[float]:

@@ -56,7 +56,7 @@ def measure(model_name: str, features: Path, batches: int, naive: bool) -> dict:
     """Runs in a child process: time `batches` training steps, estimate one epoch."""
     import torch
 
-    from musicgenre.parallel import tune_allocator
+    from musicgenre.process import tune_allocator
 
     tune_allocator()  # as in the train stage
 

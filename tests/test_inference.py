@@ -40,7 +40,7 @@ def test_a_device_that_is_not_there_is_a_clear_error(trained, files):
 def test_allocator_tuning_is_harmless_to_repeat():
     import platform
 
-    from musicgenre.parallel import tune_allocator
+    from musicgenre.process import tune_allocator
 
     first, second = tune_allocator(), tune_allocator()
     assert first == second

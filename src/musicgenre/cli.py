@@ -21,7 +21,7 @@ app = typer.Typer(help="Music genre classification: predict, evaluate, cross-val
 @app.callback()
 def _root() -> None:
     """Music genre classification: predict, evaluate, cross-validate."""
-    from musicgenre.parallel import tune_allocator
+    from musicgenre.process import tune_allocator
 
     tune_allocator()
 

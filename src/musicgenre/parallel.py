@@ -20,30 +20,9 @@ from concurrent.futures import ProcessPoolExecutor
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
+from musicgenre.process import tune_allocator
+
 _LIMITS: dict = {}
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
-
-
-def tune_allocator() -> bool:
-    """Keep freed memory in the process instead of handing it back to the kernel at once.
-
-    The networks allocate and free tensors of tens of MB per track; glibc serves each from a
-    fresh mmap and unmaps it on free, so every track pays the kernel to zero new pages again.
-    Measured on the MusiCNN embeddings (one thread, 4 real tracks): 4.5 s wall, of which 2.5 s
-    in the kernel, against 1.9 s and 0.03 s with these two thresholds raised. Peak memory is
-    unchanged (it is the high-water mark either way). Returns False where this is not glibc.
-    """
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, 1 << 30) and mallopt(_M_TRIM_THRESHOLD, 1 << 30))
-
-
 def single_thread() -> None:
     """Limit this process to one BLAS and one torch thread (undo with `restore_threads`)."""
     _LIMITS["blas"] = threadpool_limits(1)

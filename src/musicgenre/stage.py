@@ -9,7 +9,7 @@ from musicgenre.errors import MusicGenreError
 
 
 def run_stage(name: str, main: Callable[[], None]) -> None:
-    from musicgenre.parallel import tune_allocator
+    from musicgenre.process import tune_allocator
 
     tune_allocator()  # the stages' big tensors and arrays: no page zeroing per track
     try:
