@@ -9,7 +9,7 @@ export GX_ANALYTICS_ENABLED := false
 # make repro SOURCE=synthetic runs the pipeline offline on generated audio.
 SOURCE ?=
 
-.PHONY: setup repro test test-fast lint bench crossval pr-report clean
+.PHONY: setup repro dvc test test-fast lint bench crossval pr-report clean
 
 setup: $(VENV)/.installed
 
@@ -28,6 +28,12 @@ ifeq ($(SOURCE),)
 else
 	$(BIN)/dvc exp run -S data.source=$(SOURCE)
 endif
+
+# Any DVC command, with the venv first on PATH as the stages need:
+#   make dvc ARGS="exp run -S model=rnn"
+ARGS ?= status
+dvc: setup
+	$(BIN)/dvc $(ARGS)
 
 test: setup
 	$(BIN)/pytest
