@@ -106,6 +106,19 @@ def test_full_pipeline_experiments_and_pr_report(project_copy):
     git("commit", "-qm", "a run", cwd=project_copy)
     base = git("rev-parse", "HEAD", cwd=project_copy).stdout.strip()
 
+    # A code change in this checkout's library: the stage that imports it reruns with *this*
+    # checkout's code (dvc.yaml's PYTHONPATH=src), not the installed package's, so a base
+    # branch reproduced beside a pull request runs its own code too.
+    report_code = project_copy / "src/musicgenre/report.py"
+    report_code.write_text(report_code.read_text().replace('"segment_macro_f1",\n', "", 1))
+    assert '"segment_macro_f1"' not in report_code.read_text().split("def ")[0]
+    code = dvc("repro", cwd=project_copy)
+    assert ran_stages(code) == ["report"], code.stdout
+    code_diff = json.loads(dvc("metrics", "diff", base, "--json", cwd=project_copy).stdout)
+    assert code_diff["reports/metrics.json"]["segment_macro_f1"]["new"] is None
+    git("add", "-A", cwd=project_copy)
+    git("commit", "-qm", "report without segment_macro_f1", cwd=project_copy)
+
     # The headline model is a presentation choice: nothing is retrained or re-extracted.
     exp = dvc("exp", "run", "-S", "model=rnn", cwd=project_copy)
     assert set(ran_stages(exp)) == {"robustness", "report"}, exp.stdout
