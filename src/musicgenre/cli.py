@@ -21,8 +21,9 @@ app = typer.Typer(help="Music genre classification: predict, evaluate, cross-val
 @app.callback()
 def _root() -> None:
     """Music genre classification: predict, evaluate, cross-validate."""
-    from musicgenre.process import tune_allocator
+    from musicgenre.process import restore_interrupts, tune_allocator
 
+    restore_interrupts()  # Ctrl-C stops a command even under a parent that ignores it
     tune_allocator()
 
 

@@ -22,6 +22,7 @@ import librosa
 import numpy as np
 import pandas as pd
 
+from musicgenre.atomic import atomic_dir
 from musicgenre.audio import load_audio
 from musicgenre.augment import augment, build_augmenter, track_seed
 from musicgenre.config import EMBEDDING_DIM, AugmentConfig, FeaturesConfig
@@ -250,9 +251,8 @@ class RunningStats:
 def extract_features(manifest: pd.DataFrame, split: pd.DataFrame, genres: list[str],
                      cfg: FeaturesConfig, aug_cfg: AugmentConfig, seed: int, out_dir: Path,
                      progress: bool = True) -> dict:
-    """Write `<split>.npy` + `<split>.csv` per split and `meta.json` into `out_dir`."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write `<split>.npy` + `<split>.csv` per split and `meta.json` into `out_dir` (built
+    under a temporary name, renamed when complete)."""
     tracks = split.merge(manifest[["id", "path"]], on="id", how="left", validate="one_to_one")
     missing = tracks[tracks["path"].isna()]["id"].tolist()
     if missing:
@@ -263,19 +263,20 @@ def extract_features(manifest: pd.DataFrame, split: pd.DataFrame, genres: list[s
         raise MusicGenreError(f"genres {unknown} are in the split but not in params genres")
     stats = RunningStats(cfg.n_rows)
     report: dict = {"splits": {}, "dropped_short": [], "padded_short": [], "unreadable": []}
-    with track_pool(cfg, aug_cfg, seed, cfg.workers) as pool:
-        for split_name in SPLITS:  # train first: its rows define the normalisation
-            _extract_split(tracks[tracks["split"] == split_name], split_name, pool, cfg,
-                           aug_cfg, label_of, stats, report, out_dir, progress)
-    mean, std = stats.result()
-    meta = {
-        "features": asdict(cfg), "components": list(cfg.components),
-        "row_names": row_names(cfg), "augment": asdict(aug_cfg), "seed": seed,
-        "genres": list(genres), "segment_frames": cfg.segment_frames,
-        "mean": mean.tolist(), "std": std.tolist(), **report,
-        "versions": _versions(),
-    }
-    (out_dir / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+    with atomic_dir(out_dir) as work:
+        with track_pool(cfg, aug_cfg, seed, cfg.workers) as pool:
+            for split_name in SPLITS:  # train first: its rows define the normalisation
+                _extract_split(tracks[tracks["split"] == split_name], split_name, pool, cfg,
+                               aug_cfg, label_of, stats, report, work, progress)
+        mean, std = stats.result()
+        meta = {
+            "features": asdict(cfg), "components": list(cfg.components),
+            "row_names": row_names(cfg), "augment": asdict(aug_cfg), "seed": seed,
+            "genres": list(genres), "segment_frames": cfg.segment_frames,
+            "mean": mean.tolist(), "std": std.tolist(), **report,
+            "versions": _versions(),
+        }
+        (work / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     return meta
 
 

@@ -11,6 +11,7 @@ earlier, slower track is still being processed.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
 from collections import deque
@@ -20,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from musicgenre.process import tune_allocator
+from musicgenre.process import ignore_interrupts, tune_allocator
 
 _LIMITS: dict = {}
 def single_thread() -> None:
@@ -69,8 +70,15 @@ class OrderedPool:
             _setup_worker(self.setup, self.setup_args)
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
         if self.pool is not None:
+            if exc_type is not None and not issubclass(exc_type, Exception):
+                # Ctrl-C (or exit): stop now. Waiting for the running tasks, or for Python's
+                # exit hook to join the workers, kept a stage alive through a second Ctrl-C.
+                for process in list(getattr(self.pool, "_processes", {}).values()):
+                    process.terminate()
+                self.pool.shutdown(wait=False, cancel_futures=True)
+                return
             self.pool.shutdown(cancel_futures=True)
             return
         if self.teardown is not None:
@@ -106,6 +114,8 @@ class OrderedPool:
 
 
 def _setup_worker(setup: Callable, args: tuple) -> None:
+    if multiprocessing.parent_process() is not None:  # a worker process, not workers=1
+        ignore_interrupts()
     tune_allocator()
     setup(*args)  # first: it may import torch, whose threads are then limited too
     single_thread()

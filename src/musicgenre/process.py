@@ -5,6 +5,8 @@ Nothing here changes a result; it is how the processes use the machine.
 
 from __future__ import annotations
 
+import signal
+
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
 
 
@@ -26,3 +28,18 @@ def tune_allocator() -> bool:
     except (OSError, AttributeError):
         return False
     return bool(mallopt(_M_MMAP_THRESHOLD, 1 << 30) and mallopt(_M_TRIM_THRESHOLD, 1 << 30))
+
+
+def restore_interrupts() -> None:
+    """Make Ctrl-C raise KeyboardInterrupt again in this process.
+
+    DVC ignores SIGINT while it waits for a stage, and a child inherits that; Python keeps an
+    inherited SIG_IGN, so the stage (and its workers) used to run on through every Ctrl-C.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def ignore_interrupts() -> None:
+    """For pool workers: the parent takes the Ctrl-C, cancels what is queued and stops them;
+    a worker interrupted mid-task would only hand back a half-done result."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -9,8 +9,9 @@ from musicgenre.errors import MusicGenreError
 
 
 def run_stage(name: str, main: Callable[[], None]) -> None:
-    from musicgenre.process import tune_allocator
+    from musicgenre.process import restore_interrupts, tune_allocator
 
+    restore_interrupts()  # Ctrl-C stops the stage, whatever its parent ignores
     tune_allocator()  # the stages' big tensors and arrays: no page zeroing per track
     try:
         main()
