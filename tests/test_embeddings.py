@@ -47,8 +47,57 @@ def test_checkpoint_errors_name_the_file(tmp_path):
     shutil.copy(_prefix("MSD_musicnn") + ".index", tmp_path / "short.index")
     data = Path(_prefix("MSD_musicnn") + ".data-00000-of-00001").read_bytes()
     (tmp_path / "short.data-00000-of-00001").write_bytes(data[:len(data) // 2])
-    with pytest.raises(CheckpointError, match="runs past the end of its data file"):
+    with pytest.raises(CheckpointError, match="runs past the end of the file"):
         read_checkpoint(tmp_path / "short")
+
+
+def _damaged_copy(tmp_path, name, index_flip=None, data_flip=None) -> Path:
+    index = bytearray(Path(_prefix("MSD_musicnn") + ".index").read_bytes())
+    data = bytearray(Path(_prefix("MSD_musicnn") + ".data-00000-of-00001").read_bytes())
+    if index_flip is not None:
+        index[index_flip] ^= 0x10
+    if data_flip is not None:
+        data[data_flip] ^= 0x01
+    (tmp_path / f"{name}.index").write_bytes(bytes(index))
+    (tmp_path / f"{name}.data-00000-of-00001").write_bytes(bytes(data))
+    return tmp_path / name
+
+
+def test_every_single_bit_flip_in_the_index_is_one_clear_error(tmp_path):
+    """Flips anywhere in the index (entries, block trailers, footer) must never give raw
+    IndexError/UnicodeDecodeError nor silently different weights."""
+    size = len(Path(_prefix("MSD_musicnn") + ".index").read_bytes())
+    reference = read_checkpoint(_prefix("MSD_musicnn"))
+    for position in range(0, size, 7):
+        prefix = _damaged_copy(tmp_path, "flip", index_flip=position)
+        try:
+            weights = read_checkpoint(prefix)
+        except CheckpointError as exc:
+            assert "flip." in str(exc), exc  # names the file
+            continue
+        # the flip hit bytes nothing reads (e.g. block padding): same weights or an error
+        assert weights.keys() == reference.keys(), position
+        assert all(np.array_equal(weights[k], reference[k]) for k in weights), position
+
+
+def test_a_bit_flip_in_the_tensor_data_fails_its_crc(tmp_path):
+    prefix = _damaged_copy(tmp_path, "rot", data_flip=123_456)
+    with pytest.raises(CheckpointError, match=r"rot\.data-00000-of-00001: tensor .* fails its "
+                                              r"CRC32C check"):
+        read_checkpoint(prefix)
+
+
+def test_a_checkpoint_of_another_network_is_refused(tmp_path, monkeypatch):
+    from musicgenre import embeddings
+
+    weights = read_checkpoint(_prefix("MSD_musicnn"))
+    del weights["dense_1/kernel"]
+    with pytest.raises(CheckpointError, match="not the musicnn network"):
+        embeddings.network_from_weights(weights, "somewhere/MSD_musicnn")
+    weights = read_checkpoint(_prefix("MSD_musicnn"))
+    weights["conv2d_5/kernel"] = weights["conv2d_5/kernel"][:, :500]  # fewer input maps
+    with pytest.raises(CheckpointError, match="somewhere/MSD_musicnn: not the musicnn network"):
+        embeddings.network_from_weights(weights, "somewhere/MSD_musicnn")
 
 
 @pytest.mark.parametrize("name", ["MSD_musicnn", "MTT_musicnn"])

@@ -24,7 +24,7 @@ from torch import nn
 
 from musicgenre.config import EMBEDDING_DIM, EMBEDDINGS
 from musicgenre.errors import ConfigError
-from musicgenre.tfcheckpoint import read_checkpoint
+from musicgenre.tfcheckpoint import CheckpointError, read_checkpoint
 
 SAMPLE_RATE = 16000
 N_FFT = 512
@@ -149,7 +149,23 @@ def load_musicnn(name: str = "MSD_musicnn") -> MusiCNN:
         raise ConfigError("the pretrained musicnn weights are missing: "
                           "pip install --no-deps musicnn==0.1.0 (see README)") from exc
     # the checkpoint's file prefix is the empty name inside the model folder
-    return MusiCNN(read_checkpoint(str(folder) + "/")).eval()
+    return network_from_weights(read_checkpoint(str(folder) + "/"), str(folder))
+
+
+def network_from_weights(weights: dict[str, np.ndarray], source: str) -> MusiCNN:
+    """Build the network and check it is musicnn: every tensor present, shapes that fit
+    together, a 753-d embedding and 50 tags for a 3-s patch. Anything else is one line."""
+    try:
+        network = MusiCNN(weights).eval()
+        with torch.no_grad():
+            tags, embedding = network(torch.zeros(1, patch_frames(3.0), N_MELS))
+    except (KeyError, RuntimeError, ValueError, IndexError) as exc:
+        reason = " ".join(str(exc).split())[:120]
+        raise CheckpointError(f"{source}: not the musicnn network ({reason})") from None
+    if embedding.shape != (1, EMBEDDING_DIM) or tags.shape != (1, 50):
+        raise CheckpointError(f"{source}: not the musicnn network (embedding "
+                              f"{tuple(embedding.shape)}, tags {tuple(tags.shape)})")
+    return network
 
 
 def patch_frames(duration_s: float) -> int:
