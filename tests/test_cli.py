@@ -109,6 +109,22 @@ def test_evaluate_on_a_labelled_folder(trained, real_genres_dir, tmp_path):
     assert 0 <= result["accuracy"] <= 1 and 0 <= result["macro_f1"] <= 1
     assert sum(map(sum, result["confusion_matrix"])) == 4
 
+    # files that are not <genre>/<audio file> are named, not silently ignored
+    (data / "metal" / "notes.txt").write_text("liner notes")
+    (data / "metal" / "live").mkdir()
+    shutil.copy(real_genres_dir / "metal/metal.00001.wav", data / "metal/live/deep.wav")
+    shutil.copy(real_genres_dir / "metal/metal.00001.wav", data / "loose.wav")
+    proc = run([CLI, "evaluate", "--data", str(data), "--model", str(trained[0] / "crnn"),
+                "--json"], tmp_path, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["n_tracks"] == 4
+    assert proc.stderr.strip().splitlines() == [
+        f"skipped: {data / 'loose.wav'}: outside a <genre>/ folder",
+        f"skipped: {data / 'metal/live/deep.wav'}: in a folder below <genre>/",
+        f"skipped: {data / 'metal/notes.txt'}: not an audio file name (.wav .au .flac .ogg .mp3)"]
+    for extra in ("metal/notes.txt", "metal/live/deep.wav", "loose.wav"):
+        (data / extra).unlink()
+
     (data / "metal" / "broken.wav").write_bytes(b"RIFF....garbage")
     proc = run([CLI, "evaluate", "--data", str(data), "--model", str(trained[0] / "crnn")],
                tmp_path, check=False)

@@ -120,3 +120,28 @@ def test_a_genre_missing_from_training_keeps_the_columns_right(synthetic_feature
     not_blues = (data.idx_val["label"] != blues).to_numpy()
     right = log_probs[not_blues].argmax(axis=1) == data.idx_val["label"].to_numpy()[not_blues]
     assert right.mean() > 0.5 and set(log_probs.argmax(axis=1)) <= set(others)
+
+
+def test_an_hour_long_file_is_read_as_bounded_excerpts(trained, real_genres_dir, tmp_path):
+    """An hour of 44.1 kHz stereo would be 1.3 GB as float32; the classifier reads
+    audio.EXCERPTS excerpts of EXCERPT_S seconds instead, spread over the whole file."""
+    import tracemalloc
+
+    import soundfile as sf
+
+    from musicgenre.audio import EXCERPT_S, EXCERPTS, load_excerpts
+
+    track, sr = sf.read(real_genres_dir / "jazz/jazz.00002.wav", dtype="int16")
+    hour = tmp_path / "hour.wav"
+    with sf.SoundFile(hour, "w", samplerate=sr, channels=1, subtype="PCM_16") as out:
+        for _ in range(120):  # 120 x 30 s = one hour, written without holding it in memory
+            out.write(track)
+    tracemalloc.start()
+    excerpts = load_excerpts(hour, 22050)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(excerpts) == EXCERPTS
+    assert all(len(e) == int(EXCERPT_S * 22050) for e in excerpts)
+    assert peak < 200e6  # the whole hour at 22.05 kHz float32 alone would be 318 MB
+    proba = classify_file(load_classifier(trained[0] / "transfer"), hour)
+    assert proba.shape == (10,) and abs(proba.sum() - 1) < 1e-6

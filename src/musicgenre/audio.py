@@ -13,6 +13,12 @@ from musicgenre.errors import AudioError
 
 AUDIO_EXTENSIONS = (".wav", ".au", ".flac", ".ogg", ".mp3")
 SILENCE_DBFS = -60.0  # below this RMS a file holds no music to classify
+# Classifying a long file (a DJ mix, an hour-long recording) reads at most this much audio:
+# EXCERPTS excerpts of EXCERPT_S seconds spread evenly over it, so memory and time stay
+# bounded whatever the length (an hour of 44.1 kHz stereo would be 1.3 GB as float32).
+MAX_WHOLE_S = 600.0
+EXCERPTS = 20
+EXCERPT_S = 30.0
 
 
 def is_audio_name(path: Path) -> bool:
@@ -32,6 +38,8 @@ class AudioInfo:
 
 
 def read_info(path: Path) -> AudioInfo:
+    if Path(path).exists() and Path(path).stat().st_size == 0:
+        raise AudioError(f"{path}: empty file")
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
@@ -50,14 +58,39 @@ def load_audio(path: Path, sample_rate: int | None = None) -> tuple[np.ndarray, 
         raise AudioError(f"{path}: not a readable audio file ({_clean(exc)})") from None
     if data.shape[0] == 0:
         raise AudioError(f"{path}: contains no audio samples")
+    # NaN/Inf (float WAVs can hold them) would poison every feature downstream: refused
+    mono = _to_mono(path, data, sr, sample_rate)
+    return mono, int(sample_rate if sample_rate is not None else sr)
+
+
+def load_excerpts(path: Path, sample_rate: int) -> list[np.ndarray]:
+    """The whole file, or for files longer than MAX_WHOLE_S, EXCERPTS evenly spaced excerpts
+    of EXCERPT_S seconds each (mono float32 at `sample_rate`), read without decoding the rest."""
+    info = read_info(path)
+    if info.duration_s <= MAX_WHOLE_S:
+        return [load_audio(path, sample_rate)[0]]
+    span = int(EXCERPT_S * info.sample_rate)
+    starts = np.linspace(0, info.frames - span, EXCERPTS).astype(int)
+    excerpts = []
+    try:
+        with sf.SoundFile(str(path)) as fh:
+            for start in starts:
+                fh.seek(int(start))
+                data = fh.read(span, dtype="float32", always_2d=True)
+                excerpts.append(_to_mono(path, data, info.sample_rate, sample_rate))
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise AudioError(f"{path}: not a readable audio file ({_clean(exc)})") from None
+    return excerpts
+
+
+def _to_mono(path: Path, data: np.ndarray, sr: int, sample_rate: int | None) -> np.ndarray:
     bad = int(data.size - np.count_nonzero(np.isfinite(data)))
-    if bad:  # float WAVs can hold them; they would poison every feature downstream
+    if bad:
         raise AudioError(f"{path}: {bad} sample(s) are NaN or infinite")
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if sample_rate is not None and sr != sample_rate:
-        mono = soxr.resample(mono, sr, sample_rate).astype(np.float32)
-        sr = sample_rate
-    return np.ascontiguousarray(mono, dtype=np.float32), int(sr)
+        mono = soxr.resample(mono, sr, sample_rate)
+    return np.ascontiguousarray(mono, dtype=np.float32)
 
 
 def _clean(exc: Exception) -> str:

@@ -126,6 +126,15 @@ def evaluate(
     except MusicGenreError as exc:
         _fail(exc)
     files = sorted(p for p in data.glob("*/*") if p.is_file() and is_audio_name(p))
+    skipped = []  # said, not silently ignored: what is not <genre>/<audio file>
+    for path in sorted(p for p in data.rglob("*") if p.is_file()):
+        if path in files or any(part.startswith(".") for part in path.relative_to(data).parts):
+            continue
+        depth = len(path.relative_to(data).parts)
+        reason = ("not an audio file name (.wav .au .flac .ogg .mp3)" if depth == 2 else
+                  "outside a <genre>/ folder" if depth == 1 else "in a folder below <genre>/")
+        skipped.append(f"{path}: {reason}")
+        typer.echo(f"skipped: {skipped[-1]}", err=True)
     if not files:
         _fail(MusicGenreError(f"{data}: no audio files in <genre>/ folders"))
     truth, predicted, errors, known = [], [], [], []
@@ -147,7 +156,8 @@ def evaluate(
         predicted.append(int(np.argmax(proba)))
     metrics = {"model": classifier.name, "data": str(data),
                **classification_metrics(np.array(truth), np.array(predicted),
-                                        classifier.genres), "errors": errors}
+                                        classifier.genres), "errors": errors,
+               "skipped": skipped}
     if as_json:
         typer.echo(json.dumps(metrics, indent=2))
     else:

@@ -237,8 +237,9 @@ def find_audio(paths: list[Path]) -> list[Path]:
 def classify_file(classifier: Classifier, path: Path) -> np.ndarray:
     """Genre probabilities for one audio file; AudioError names the file if it is unusable
     (unreadable, too short, NaN/Inf samples, or silent: silence has no genre, and a model
-    would still name one with confidence)."""
-    from musicgenre.audio import SILENCE_DBFS, load_audio, rms_dbfs
+    would still name one with confidence). A file longer than audio.MAX_WHOLE_S is judged on
+    evenly spaced excerpts (audio.load_excerpts), so memory and time stay bounded."""
+    from musicgenre.audio import SILENCE_DBFS, load_excerpts, rms_dbfs
     from musicgenre.errors import AudioError
     from musicgenre.features import min_samples
 
@@ -246,16 +247,19 @@ def classify_file(classifier: Classifier, path: Path) -> np.ndarray:
     if not path.exists():
         raise AudioError(f"{path}: no such file")
     cfg = classifier.features
-    audio, sr = load_audio(path, cfg.sample_rate)
-    if len(audio) < min_samples(cfg):
-        raise AudioError(f"{path}: too short ({len(audio) / sr:.2f} s); at least "
-                         f"{min_samples(cfg) / sr:.2f} s of audio is needed")
-    level = rms_dbfs(audio)
+    excerpts = load_excerpts(path, cfg.sample_rate)
+    length = sum(len(e) for e in excerpts)
+    if max(len(e) for e in excerpts) < min_samples(cfg):
+        raise AudioError(f"{path}: too short ({length / cfg.sample_rate:.2f} s); at least "
+                         f"{min_samples(cfg) / cfg.sample_rate:.2f} s of audio is needed")
+    level = rms_dbfs(np.concatenate(excerpts))
     if level < SILENCE_DBFS:
         raise AudioError(f"{path}: silent or nearly (RMS {level:.1f} dBFS, below "
                          f"{SILENCE_DBFS:g}); not classified")
-    return classifier.track_probabilities(
-        classifier.track_log_probs(classifier.inputs_from_audio(audio)))
+    # each excerpt is segmented on its own: no segment spans the cut between two excerpts
+    inputs = np.concatenate([classifier.inputs_from_audio(e) for e in excerpts
+                             if len(e) >= min_samples(cfg)])
+    return classifier.track_probabilities(classifier.track_log_probs(inputs))
 
 
 # The classifier of each worker process of `classify_files` (loaded once per worker).
