@@ -69,8 +69,11 @@ def test_track_predictions_of_a_trained_model(trained, synthetic_features, name)
         assert row.predicted == int(np.argmax(expected))
         assert row.true == int(index.loc[index["track_id"] == row.track_id, "label"].iloc[0])
         proba = np.array([getattr(row, f"p_{g}") for g in classifier.genres])
-        np.testing.assert_allclose(proba, np.exp(expected) / np.exp(expected).sum(), rtol=1e-5)
+        # calibrated: softmax(track score / the temperature fitted on validation tracks)
+        scaled = np.exp((expected - expected.max()) / classifier.temperature)
+        np.testing.assert_allclose(proba, scaled / scaled.sum(), rtol=1e-5, atol=1e-12)
     assert metrics["accuracy"] == pytest.approx((tracks["true"] == tracks["predicted"]).mean())
+    assert metrics["temperature"] == classifier.temperature and 0 <= metrics["ece"] <= 1
 
     empty, none = evaluate_classifier(classifier, x[:0], index.iloc[:0])
     assert len(none) == 0 and empty["n_tracks"] == 0 and empty["accuracy"] is None
