@@ -83,7 +83,8 @@ def test_stage_reports_bad_param_in_one_line(tmp_path):
     shutil.copytree(ROOT / "stages", repo / "stages")
     params_with(repo, split__val=0.5)
     proc = run(["python", "stages/split.py", "--manifest", "m.csv", "--out", "s.csv",
-                "--counts", "c.csv", "--cache", "cache"], repo, check=False)
+                "--counts", "c.csv", "--protocol", "p.json", "--cache", "cache"], repo,
+               check=False)
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert lines == ["split: error: split.train + split.val + split.test: must sum to 1, got 1.35"]
