@@ -37,9 +37,14 @@ class AudioInfo:
         return self.frames / self.sample_rate if self.sample_rate else 0.0
 
 
-def read_info(path: Path) -> AudioInfo:
+def _refuse_empty(path: Path) -> None:
+    """libsndfile only says 'format not recognised' for a zero-byte file; say what it is."""
     if Path(path).exists() and Path(path).stat().st_size == 0:
         raise AudioError(f"{path}: empty file")
+
+
+def read_info(path: Path) -> AudioInfo:
+    _refuse_empty(path)
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
@@ -50,8 +55,7 @@ def read_info(path: Path) -> AudioInfo:
 def load_audio(path: Path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
     """Decode `path` to mono float32; resample to `sample_rate` when given."""
     path = Path(path)
-    if path.exists() and path.stat().st_size == 0:
-        raise AudioError(f"{path}: empty file")
+    _refuse_empty(path)
     try:
         data, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:

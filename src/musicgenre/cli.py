@@ -126,9 +126,9 @@ def evaluate(
     except MusicGenreError as exc:
         _fail(exc)
     files = sorted(p for p in data.glob("*/*") if p.is_file() and is_audio_name(p))
-    skipped = []  # said, not silently ignored: what is not <genre>/<audio file>
+    skipped, scored = [], set(files)  # said, not silently ignored: not <genre>/<audio file>
     for path in sorted(p for p in data.rglob("*") if p.is_file()):
-        if path in files or any(part.startswith(".") for part in path.relative_to(data).parts):
+        if path in scored or any(part.startswith(".") for part in path.relative_to(data).parts):
             continue
         depth = len(path.relative_to(data).parts)
         reason = ("not an audio file name (.wav .au .flac .ogg .mp3)" if depth == 2 else

@@ -24,6 +24,8 @@ from tqdm import tqdm
 from musicgenre.process import ignore_interrupts, tune_allocator
 
 _LIMITS: dict = {}
+
+
 def single_thread() -> None:
     """Limit this process to one BLAS and one torch thread (undo with `restore_threads`)."""
     _LIMITS["blas"] = threadpool_limits(1)

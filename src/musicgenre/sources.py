@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from musicgenre.artists import GTZAN_NAME, artist_key, resolve_artists
+from musicgenre.atomic import atomic_dir
 from musicgenre.audio import is_audio_name
 from musicgenre.config import DataConfig, RemoteFile
 from musicgenre.download import extract_archive, fetch, is_archive
@@ -110,13 +111,10 @@ def _from_archive(archive: Path, work: Path, genres_dir: Path, cfg: DataConfig,
 def build_raw(cfg: DataConfig, genres: list[str], seed: int, raw_dir: Path,
               progress: bool = True) -> dict:
     """Materialise `cfg.source` into `raw_dir` and return the provenance record."""
-    raw_dir = Path(raw_dir)
-    work = raw_dir.with_name(f".{raw_dir.name}.tmp")
-    shutil.rmtree(work, ignore_errors=True)
-    genres_dir = work / "genres"
-    genres_dir.mkdir(parents=True)
     provenance: dict = {"source": cfg.source}
-    try:
+    with atomic_dir(raw_dir) as work:
+        genres_dir = work / "genres"
+        genres_dir.mkdir()
         if cfg.source == "synthetic":
             from musicgenre.synthetic import generate_dataset
 
@@ -154,10 +152,6 @@ def build_raw(cfg: DataConfig, genres: list[str], seed: int, raw_dir: Path,
         provenance["files"] = records
         write_artists(records, work / "artists.csv")
         (work / "source.json").write_text(json.dumps(provenance, indent=2) + "\n")
-        shutil.rmtree(raw_dir, ignore_errors=True)
-        os.replace(work, raw_dir)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return provenance
 
 

@@ -88,7 +88,7 @@ def track_groups(manifest: pd.DataFrame, group_by: str) -> np.ndarray:
     for key in keys:
         first: dict = {}
         for i, value in enumerate(key.tolist()):
-            if value is None or (isinstance(value, float) and np.isnan(value)):
+            if pd.isna(value):  # no artist (or md5): a group of its own
                 continue
             if value in first:
                 parent[root(i)] = root(first[value])
@@ -140,7 +140,7 @@ def grouped_split(manifest: pd.DataFrame, fractions: tuple[float, float, float],
     genre = manifest["genre"].to_numpy()
     assignment = pd.Series(["train"] * len(manifest), index=manifest.index, dtype=object)
     rows = np.flatnonzero(~manifest["genre"].isin(pinned).to_numpy())
-    _, train, val, test = (None, *fractions)
+    train, val, test = fractions
     for name, fraction in (("test", test), ("val", val / (train + val))):
         if fraction <= 0 or len(np.unique(groups[rows])) < 2:
             continue

@@ -96,6 +96,7 @@ def _block_entries(table: bytes, handle: tuple[int, int]) -> list[tuple[bytes, b
     end = len(block) - 4 - 4 * n_restarts
     if end < 0:
         raise _Corrupt("a block's restart array is larger than the block")
+    body = block[:end]  # the entries, before the restart array
     entries, key, pos = [], b"", 0
     while pos < end:
         shared, pos = _varint(block, pos)
@@ -103,9 +104,9 @@ def _block_entries(table: bytes, handle: tuple[int, int]) -> list[tuple[bytes, b
         value_length, pos = _varint(block, pos)
         if shared > len(key):
             raise _Corrupt("a key shares more bytes than the previous key has")
-        suffix, pos = _take(block[:end], pos, unshared)
+        suffix, pos = _take(body, pos, unshared)
         key = key[:shared] + suffix
-        value, pos = _take(block[:end], pos, value_length)
+        value, pos = _take(body, pos, value_length)
         entries.append((key, value))
     return entries
 
