@@ -24,7 +24,8 @@ from common import audio_folder, print_table
 
 from musicgenre.audio import load_audio
 from musicgenre.config import FeaturesConfig
-from musicgenre.embeddings import (
+from musicgenre.features.extract import segment_embeddings, segment_starts, segments_from_audio
+from musicgenre.features.musicnn import (
     SAMPLE_RATE,
     embed_segments,
     load_musicnn,
@@ -32,7 +33,6 @@ from musicgenre.embeddings import (
     patch_frames,
     patch_starts,
 )
-from musicgenre.features import segment_embeddings, segment_starts, segments_from_audio
 from musicgenre.process import tune_allocator
 
 

@@ -23,7 +23,8 @@ from common import ROOT, audio_folder, cpu_count, print_table
 
 from musicgenre.audio import load_audio
 from musicgenre.config import AugmentConfig, FeaturesConfig
-from musicgenre.features import _work, frame_features, track_pool
+from musicgenre.features.build import _work, track_pool
+from musicgenre.features.extract import frame_features
 
 SETS = ["logmel", "mfcc", "chroma", "contrast", "seed_stack", "logmel+mfcc+chroma+contrast"]
 
@@ -82,7 +83,7 @@ def memory_run(n_tracks: int, copies: int, genres_dir: Path, out: Path) -> dict:
     import pandas as pd
 
     from musicgenre.config import GTZAN_GENRES, SplitConfig
-    from musicgenre.features import extract_features
+    from musicgenre.features.build import extract_features
     from musicgenre.split import make_split
 
     files = sorted(genres_dir.glob("*/*.wav"))

@@ -21,11 +21,11 @@ import numpy as np
 import pandas as pd
 from common import audio_folder, cpu_count, print_table
 
+from musicgenre import models
 from musicgenre.config import GTZAN_GENRES, AugmentConfig, FeaturesConfig
-from musicgenre.features import extract_features
+from musicgenre.features.build import extract_features
 from musicgenre.inference import classify_file, classify_files, load_classifier
-from musicgenre.models.transfer import TransferConfig
-from musicgenre.train import TrainingData, train_transfer
+from musicgenre.train import TrainingData, fit_estimator
 from musicgenre.validate import scan_folder
 
 
@@ -38,7 +38,8 @@ def fit_model(folder: Path, out: Path) -> Path:
     extract_features(manifest, split, GTZAN_GENRES, FeaturesConfig(embedding="MSD_musicnn"),
                      AugmentConfig(copies=0), 0, out / "features", progress=False)
     data = TrainingData.from_features_dir(out / "features", embeddings=True)
-    train_transfer(TransferConfig(), 0, data, out / "model", out / "live")
+    transfer = models.get("transfer")
+    fit_estimator(transfer, transfer.config(), 0, data, out / "model", out / "live")
     return out / "model"
 
 

@@ -28,7 +28,7 @@ import pandas as pd
 from common import cpu_count, print_table
 
 from musicgenre.config import GTZAN_GENRES, FeaturesConfig, TrainConfig
-from musicgenre.features import NpyStreamWriter
+from musicgenre.features.store import NpyStreamWriter
 
 TRAIN_SEGMENTS = 700 * 19 * 3
 VAL_SEGMENTS = 150 * 19
@@ -60,7 +60,7 @@ def measure(model_name: str, features: Path, batches: int, naive: bool) -> dict:
 
     tune_allocator()  # as in the train stage
 
-    from musicgenre.models import CONFIGS, build_model
+    from musicgenre import models
     from musicgenre.train import CropSampler, TrainingData, _evaluate, train_step
 
     data = TrainingData.from_features_dir(features)
@@ -71,16 +71,15 @@ def measure(model_name: str, features: Path, batches: int, naive: bool) -> dict:
     mean, std = np.zeros(len(meta["mean"]), np.float32), np.ones(len(meta["std"]), np.float32)
     x, index = data.x_train, data.idx_train
     y = index["label"].to_numpy(np.int64)
-    if model_name == "baseline":
-        from musicgenre.models.baseline import BaselineConfig, build_classifier, summary_statistics
-
+    spec = models.get(model_name)
+    if not spec.is_neural:  # an estimator on track summaries: its one-step fit
         start = time.perf_counter()
         groups = [np.arange(i, min(i + 19, len(x))) for i in range(0, len(x), 19)]
-        stats = np.stack([summary_statistics(x[g]) for g in groups])
-        build_classifier(BaselineConfig(), 0).fit(stats, y[::19][: len(stats)])
+        stats = np.stack([spec.track_summary(x[g]) for g in groups])
+        spec.estimator(spec.config(), 0).fit(stats, y[::19][: len(stats)])
         epoch = time.perf_counter() - start
     else:
-        model = build_model(model_name, CONFIGS[model_name](), x.shape[1], x.shape[2], 10)
+        model = spec.network(spec.config(), x.shape[1], x.shape[2], 10)
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         rng = np.random.default_rng(0)
         generator = torch.Generator().manual_seed(0)

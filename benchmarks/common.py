@@ -12,7 +12,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 def audio_folder(tmp: Path) -> tuple[Path, str]:
     """Real GTZAN dev tracks when available, else freshly generated synthetic ones."""
-    from conftest import real_data_root
+    from helpers.paths import real_data_root
 
     root = real_data_root()
     if root is not None:

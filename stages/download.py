@@ -4,7 +4,7 @@ import argparse
 from pathlib import Path
 
 from musicgenre.config import load_params
-from musicgenre.sources import build_raw
+from musicgenre.download import build_raw
 from musicgenre.stage import run_stage
 
 

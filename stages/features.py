@@ -4,7 +4,7 @@ import argparse
 from pathlib import Path
 
 from musicgenre.config import load_params
-from musicgenre.features import extract_features
+from musicgenre.features.build import extract_features
 from musicgenre.split import read_split
 from musicgenre.stage import run_stage
 from musicgenre.validate import read_manifest

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
-
-from conftest import run
+from helpers.dvc_repo import run
 
 CLI = str(Path(sys.executable).parent / "musicgenre")
 

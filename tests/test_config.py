@@ -2,8 +2,9 @@ import shutil
 
 import pytest
 import yaml
+from helpers.dvc_repo import run
+from helpers.paths import ROOT
 
-from conftest import ROOT, run
 from musicgenre.config import load_params, load_section
 from musicgenre.errors import ConfigError
 

@@ -5,15 +5,15 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from helpers.training import FAST_TRAIN, small_model_cfg
 
-from conftest import FAST_TRAIN, small_model_cfg
+from musicgenre import models
 from musicgenre.config import GTZAN_GENRES, AugmentConfig, FeaturesConfig
-from musicgenre.crossval import _fit, cross_validate, format_crossval
+from musicgenre.crossval import cross_validate, format_crossval
 from musicgenre.errors import MusicGenreError
-from musicgenre.models.baseline import BaselineConfig
-from musicgenre.models.transfer import TransferConfig
+from musicgenre.metrics import wilson_interval
 from musicgenre.split import kfold_assign
-from musicgenre.train import TrainingData
+from musicgenre.train import TrainingData, fit_model
 
 
 def _manifest(per_genre: dict[str, int]) -> pd.DataFrame:
@@ -66,26 +66,33 @@ def _params():
                                        embedding="MSD_musicnn"),
             "augment": AugmentConfig(copies=1),
             "train": replace(FAST_TRAIN, epochs=4, min_epochs=2, patience=2),
-            "crnn": small_model_cfg("crnn"), "baseline": BaselineConfig(),
-            "transfer": TransferConfig()}
+            "crnn": small_model_cfg("crnn"), "baseline": models.get("baseline").config(),
+            "transfer": models.get("transfer").config()}
 
 
 def test_every_track_is_tested_once_and_final_models_refit_on_all_non_test_tracks(
         synthetic_genres_dir, tmp_path):
-    models = ["baseline", "crnn", "transfer"]
-    result = cross_validate(synthetic_genres_dir, _params(), models, folds=3,
+    names = ["baseline", "crnn", "transfer"]
+    result = cross_validate(synthetic_genres_dir, _params(), names, folds=3,
                             progress=False, work_dir=tmp_path, partial_out=tmp_path / "cv.json",
                             group_by="track")
     assert result["tracks"] == 30 and result["refit"]
     rows = pd.DataFrame(result["per_fold"])
     assert len(rows) == 9
+    every_track = {p.stem for p in synthetic_genres_dir.glob("*/*.wav")}
     for name, per_model in rows.groupby("model"):
+        # What each fold's scored model was fitted on (from the data it was given) never
+        # includes a track it was tested on, and with refit it is every other track.
+        for tested, seen in zip(per_model["tested"], per_model["seen"], strict=True):
+            assert not set(tested) & set(seen)
+            assert set(tested) | set(seen) == every_track
+        tested = [t for fold in per_model["tested"] for t in fold]
+        assert sorted(tested) == sorted(every_track)  # every track tested exactly once
         assert per_model["test_tracks"].sum() == 30  # 3 folds of one track per genre
         assert (per_model["train_tracks"] == 20).all()  # everything but the test fold
         s = result["summary"][name]
         assert s["pooled_accuracy"] == per_model["correct"].sum() / 30
-        low, high = s["ci95_wilson"]
-        assert 0.0 <= low <= s["pooled_accuracy"] <= high <= 1.0
+        assert s["ci95_wilson"] == list(wilson_interval(per_model["correct"].sum(), 30))
     crnn = rows[rows["model"] == "crnn"]
     assert crnn["best_epoch"].between(2, 4).all()  # chosen on the validation fold
     assert crnn["correct_before_refit"].between(0, 10).all()
@@ -94,9 +101,9 @@ def test_every_track_is_tested_once_and_final_models_refit_on_all_non_test_track
         assert len(record["wrong"]) == record["test_tracks"] - record["correct"]
         assert all(w["true_genre"] != w["predicted_genre"] for w in record["wrong"])
     missed = {m: {w["track_id"] for r in result["per_fold"] if r["model"] == m
-                  for w in r["wrong"]} for m in models}
+                  for w in r["wrong"]} for m in names}
     assert result["wrong_for_every_model"] == sorted(set.intersection(*missed.values()))
-    for name in models:
+    for name in names:
         recall = result["summary"][name]["genre_recall"]
         assert len(recall) == 10  # 3 test tracks per genre over the folds
         assert sum(recall.values()) * 3 == pytest.approx(
@@ -122,6 +129,8 @@ def test_without_refit_the_validation_fold_is_held_out(synthetic_genres_dir, tmp
                             progress=False, work_dir=tmp_path, refit=False, group_by="track")
     rows = pd.DataFrame(result["per_fold"])
     assert (rows["train_tracks"] == 10).all() and rows["test_tracks"].sum() == 30
+    for tested, seen in zip(rows["tested"], rows["seen"], strict=True):
+        assert len(seen) == 20 and not set(tested) & set(seen)  # 10 train + 10 validation
     assert "without the validation fold" in format_crossval(result)
 
 
@@ -130,5 +139,6 @@ def test_refit_trains_exactly_the_chosen_epochs_and_keeps_the_last(synthetic_fea
     full = TrainingData.from_features_dir(synthetic_features)
     data = replace(full, x_train=np.asarray(full.x_train[:200]),
                    idx_train=full.idx_train.iloc[:200])
-    summary = _fit("crnn", _params(), data, tmp_path / "refit", progress=False, epochs=3)
+    summary = fit_model(models.get("crnn"), _params(), data, tmp_path / "refit",
+                        tmp_path / "live", progress=False, epochs=3)
     assert summary["epochs_run"] == 3 and summary["best_epoch"] == 3

@@ -12,13 +12,9 @@ import soundfile as sf
 from musicgenre.audio import load_audio
 from musicgenre.config import GTZAN_GENRES, AugmentConfig, FeaturesConfig, SplitConfig
 from musicgenre.errors import MusicGenreError
-from musicgenre.features import (
-    extract_features,
-    frame_features,
-    load_split,
-    segment_starts,
-    segments_from_audio,
-)
+from musicgenre.features.build import extract_features
+from musicgenre.features.extract import frame_features, segment_starts, segments_from_audio
+from musicgenre.features.store import load_split
 from musicgenre.split import make_split
 from musicgenre.validate import scan_folder
 
@@ -190,7 +186,7 @@ def test_real_dev_audio_goes_through(real_genres_dir, tmp_path):
 
 @pytest.mark.parametrize(("sr", "n_fft"), [(22050, 2048), (16000, 1024), (44100, 4096)])
 def test_fast_spectral_contrast_equals_librosa(real_track, sr, n_fft):
-    from musicgenre.features import spectral_contrast
+    from musicgenre.features.extract import spectral_contrast
 
     magnitude = np.abs(librosa.stft(real_track[: sr * 5], n_fft=n_fft, hop_length=n_fft // 4))
     expected = librosa.feature.spectral_contrast(S=magnitude, sr=sr, n_fft=n_fft)

@@ -100,9 +100,8 @@ def test_a_genre_missing_from_training_keeps_the_columns_right(synthetic_feature
     its own genre's column."""
     from dataclasses import replace
 
-    from musicgenre.models.baseline import BaselineConfig
-    from musicgenre.models.transfer import TransferConfig
-    from musicgenre.train import ONE_STEP_FITS, TrainingData
+    from musicgenre import models
+    from musicgenre.train import TrainingData, fit_estimator
 
     data = TrainingData.from_features_dir(synthetic_features, embeddings=name == "transfer")
     blues = data.meta["genres"].index("blues")
@@ -110,8 +109,8 @@ def test_a_genre_missing_from_training_keeps_the_columns_right(synthetic_feature
     rows = np.flatnonzero(keep)
     index = data.idx_train.loc[keep].reset_index(drop=True).assign(row=np.arange(len(rows)))
     data = replace(data, x_train=np.asarray(data.x_train)[rows], idx_train=index)
-    cfg = BaselineConfig() if name == "baseline" else TransferConfig()
-    ONE_STEP_FITS[name](cfg, 0, data, tmp_path / name, tmp_path / "live")
+    spec = models.get(name)
+    fit_estimator(spec, spec.config(), 0, data, tmp_path / name, tmp_path / "live")
     classifier = load_classifier(tmp_path / name)
     log_probs = classifier.segment_log_probs(np.asarray(data.x_val))
     assert log_probs.shape[1] == 10

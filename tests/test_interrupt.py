@@ -8,8 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from conftest import dvc, update_params
+from helpers.dvc_repo import dvc, update_params
 
 
 def _group(pgid: int) -> list[str]:

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from conftest import dvc, update_params
+from helpers.dvc_repo import dvc, run, update_params
 
 SMALL_SYNTHETIC = {"data.source": "synthetic", "data.synthetic.tracks_per_genre": 4,
                    "data.synthetic.duration_s": 6.0, "augment.copies": 1}
@@ -67,7 +66,6 @@ TINY = {
 
 
 def git(*args, cwd):
-    from conftest import run
 
     return run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd)
 
@@ -127,7 +125,6 @@ def test_full_pipeline_experiments_and_pr_report(project_copy):
     assert "accuracy" in show and "macro_f1" in show
 
     # The PR report shows the changed param and the changed headline metrics.
-    from conftest import run
 
     proc = run([str(Path(sys.executable).parent / "musicgenre"), "pr-report", "--base", base,
                 "--out", "pr.md"], project_copy)

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from conftest import ROOT, project_copy, update_params  # noqa: F401 - fixture
+from helpers.dvc_repo import update_params
+from helpers.paths import ROOT
 
 README = (ROOT / "README.md").read_text()
 # DVC subcommands that run stages, whose `python` must be the venv's

@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers.training import FAST_TRAIN, small_model_cfg
 
-from conftest import FAST_TRAIN, small_model_cfg
+from musicgenre import models
 from musicgenre.config import GTZAN_GENRES
 from musicgenre.evaluate import evaluate_classifier
-from musicgenre.features import load_split
+from musicgenre.features.store import load_split
 from musicgenre.inference import load_classifier
-from musicgenre.models import build_model
 from musicgenre.train import CropSampler, TrainingData, WeightAverage, train_neural
 
 
@@ -27,8 +27,8 @@ def test_each_model_overfits_a_tiny_batch(synthetic_features, name):
     xb = torch.from_numpy(np.asarray(x[pick], dtype=np.float32))
     xb = (xb - xb.mean(dim=(0, 2), keepdim=True)) / (xb.std(dim=(0, 2), keepdim=True) + 1e-6)
     yb = torch.from_numpy(index["label"].to_numpy()[pick])
-    model = build_model(name, replace(small_model_cfg(name), dropout=0.0), x.shape[1],
-                        x.shape[2], 10)
+    model = models.get(name).network(replace(small_model_cfg(name), dropout=0.0), x.shape[1],
+                                     x.shape[2], 10)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     losses = []
     for _ in range(150):
@@ -93,7 +93,8 @@ def _train_slice(features_dir):
 
 def test_no_best_epoch_before_min_epochs(synthetic_features, tmp_path):
     cfg = replace(FAST_TRAIN, epochs=6, min_epochs=5, patience=1)
-    summary = train_neural("cnn", small_model_cfg("cnn"), cfg, 3, _train_slice(synthetic_features),
+    summary = train_neural(models.get("cnn"), small_model_cfg("cnn"), cfg, 3,
+                           _train_slice(synthetic_features),
                            tmp_path / "m", tmp_path / "live", progress=False)
     assert summary["best_epoch"] in (5, 6)
     assert summary["epochs_run"] == 6  # a patience of 1 could not stop it before epoch 6
@@ -104,7 +105,7 @@ def test_same_seed_same_weights_and_metrics(synthetic_features, tmp_path):
     cfg = replace(FAST_TRAIN, epochs=2)
     runs = []
     for k in range(2):
-        train_neural("cnn", small_model_cfg("cnn"), cfg, 3, data, tmp_path / f"m{k}",
+        train_neural(models.get("cnn"), small_model_cfg("cnn"), cfg, 3, data, tmp_path / f"m{k}",
                      tmp_path / f"live{k}", progress=False)
         runs.append(tmp_path / f"live{k}")
     assert (runs[0] / "metrics.json").read_bytes() == (runs[1] / "metrics.json").read_bytes()
@@ -177,7 +178,8 @@ def test_an_epoch_trains_on_crops_not_on_every_segment(synthetic_features, tmp_p
 
         monkeypatch.setattr(train_module, "train_step", counting_step)
         cfg = replace(FAST_TRAIN, epochs=1, min_epochs=1, crops_per_track=crops)
-        train_neural("cnn", small_model_cfg("cnn"), cfg, 3, data, tmp_path / f"m{crops}",
+        train_neural(models.get("cnn"), small_model_cfg("cnn"), cfg, 3, data,
+                     tmp_path / f"m{crops}",
                      tmp_path / f"live{crops}", progress=False)
         assert sum(seen) == expected, (crops, sum(seen), expected)
     ckpt = torch.load(tmp_path / "m1/model.pt", weights_only=True)

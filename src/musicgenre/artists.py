@@ -22,8 +22,8 @@ import re
 from pathlib import Path
 
 from musicgenre.config import DataConfig
-from musicgenre.download import fetch, verify
 from musicgenre.errors import MusicGenreError
+from musicgenre.fetch import fetch, verify
 
 ARTISTS_CSV = "artists.csv"
 GTZAN_NAME = re.compile(r"^([a-z]+)\.(\d{5})$")

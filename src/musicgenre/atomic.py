@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -26,6 +27,19 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 def write_text_atomic(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def write_json(path: str | Path, value, indent: int = 2) -> None:
+    """`value` as JSON (numpy numbers and arrays as plain ones), written atomically."""
+    write_text_atomic(path, json.dumps(value, indent=indent, default=_plain) + "\n")
+
+
+def _plain(value):
+    import numpy as np
+
+    if isinstance(value, np.generic | np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,8 +22,39 @@ EXCERPTS = 20
 EXCERPT_S = 30.0
 
 
+IGNORED_DIRS = {"__MACOSX"}  # resource forks macOS puts into zip archives
+
+
 def is_audio_name(path: Path) -> bool:
     return path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith(".")
+
+
+def find_audio(root: Path) -> list[Path]:
+    """Every audio file under `root` at any depth, sorted; hidden files and folders and
+    __MACOSX are skipped. The one place that decides what counts as an audio file."""
+    files = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in IGNORED_DIRS and not d.startswith(".")]
+        files += [Path(dirpath) / f for f in filenames if is_audio_name(Path(f))]
+    return sorted(files)
+
+
+def find_labelled_audio(root: Path) -> tuple[list[Path], list[str]]:
+    """The `<genre>/<file>` audio files under `root` (the genre is the folder's name), and a
+    line for every other file there saying why it is not one (nothing is silently ignored)."""
+    root = Path(root)
+    labelled, others = [], []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        parts = path.relative_to(root).parts
+        if any(part.startswith(".") or part in IGNORED_DIRS for part in parts):
+            continue
+        if len(parts) == 2 and is_audio_name(path):
+            labelled.append(path)
+            continue
+        reason = ("not an audio file name (.wav .au .flac .ogg .mp3)" if len(parts) == 2 else
+                  "outside a <genre>/ folder" if len(parts) == 1 else "in a folder below <genre>/")
+        others.append(f"{path}: {reason}")
+    return labelled, others
 
 
 @dataclass(frozen=True)

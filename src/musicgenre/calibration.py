@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-ECE_BINS = 10
+from musicgenre.metrics import expected_calibration_error
 
 
 def softmax(scores: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -35,8 +35,8 @@ def fit_temperature(scores: np.ndarray, labels: np.ndarray) -> float:
     """The T in [1, 100] minimising the NLL of softmax(scores / T) (1.0 with no tracks).
 
     T is never below 1: the problem being corrected is over-sharp track scores, and a few
-    validation tracks that are all right would otherwise drive T to any lower bound (on the
-    dev folder's 5 validation tracks the cnn's fit went to 0.05, every probability 1.00)."""
+    validation tracks that are all right would otherwise drive T to any lower bound, making
+    every probability 1.00 (docs/results.md has the case that showed it)."""
     from scipy.optimize import minimize_scalar
 
     labels = np.asarray(labels, dtype=int)
@@ -51,24 +51,6 @@ def fit_temperature(scores: np.ndarray, labels: np.ndarray) -> float:
     # (T = 1 when every validation track is right)
     candidates = (float(np.exp(result.x)), MIN_TEMPERATURE, MAX_TEMPERATURE)
     return min(candidates, key=lambda t: negative_log_likelihood(scores, labels, t))
-
-
-def expected_calibration_error(proba: np.ndarray, labels: np.ndarray,
-                               bins: int = ECE_BINS) -> float | None:
-    """Mean |accuracy - confidence| over equal-width confidence bins, weighted by tracks."""
-    proba = np.asarray(proba, dtype=np.float64)
-    labels = np.asarray(labels, dtype=int)
-    if len(labels) == 0:
-        return None
-    confidence = proba.max(axis=1)
-    right = proba.argmax(axis=1) == labels
-    which = np.minimum((confidence * bins).astype(int), bins - 1)
-    ece = 0.0
-    for b in range(bins):
-        mask = which == b
-        if mask.any():
-            ece += mask.mean() * abs(right[mask].mean() - confidence[mask].mean())
-    return float(ece)
 
 
 def calibration_summary(scores: np.ndarray, labels: np.ndarray) -> dict:

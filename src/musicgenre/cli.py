@@ -33,14 +33,13 @@ def _fail(exc: MusicGenreError) -> None:
 
 
 def _default_model() -> Path:
-    """models/<model> with the headline model named in ./params.yaml (crnn without one)."""
-    import yaml
+    """models/<model>, the headline model named in ./params.yaml."""
+    from musicgenre.config import load_section
 
-    name = "crnn"
-    params = Path("params.yaml")
-    if params.exists():
-        name = (yaml.safe_load(params.read_text()) or {}).get("model", name)
-    return Path("models") / name
+    if not Path("params.yaml").exists():
+        raise MusicGenreError("no params.yaml here to name the headline model; give --model "
+                              "models/<name>")
+    return Path("models") / load_section("model")
 
 
 ModelOption = typer.Option(None, "--model", "-m",
@@ -67,16 +66,16 @@ def predict(
     the others are still classified, and the exit code is 1.
     """
     from musicgenre.devices import resolve_device
-    from musicgenre.inference import classify_files, find_audio, load_classifier
+    from musicgenre.inference import classify_files, expand_paths, load_classifier
 
-    model = model or _default_model()
     try:
+        model = model or _default_model()
         classifier = load_classifier(model)  # fail early, and the genre names
         resolve_device(device)
     except MusicGenreError as exc:
         _fail(exc)
     results, failed = [], 0
-    for path, proba, error in classify_files(model, find_audio(paths), workers, device,
+    for path, proba, error in classify_files(model, expand_paths(paths), workers, device,
                                              progress=False):
         if error:
             failed += 1
@@ -112,61 +111,29 @@ def evaluate(
     Prints track-level accuracy with its 95% interval, macro and per-genre P/R/F1 and the
     confusion matrix. Unusable files get one error line each and make the exit code 1.
     """
-    from musicgenre.audio import is_audio_name
     from musicgenre.devices import resolve_device
-    from musicgenre.evaluate import classification_metrics
-    from musicgenre.inference import classify_files, load_classifier
+    from musicgenre.evaluate import evaluate_folder
 
-    model = model or _default_model()
+    def say(kind: str, line: str) -> None:
+        typer.echo(f"{kind}: {line}", err=True)
+
     try:
-        classifier = load_classifier(model)
+        model = model or _default_model()
         resolve_device(device)
-        if not data.is_dir():
-            raise MusicGenreError(f"{data}: not a directory of <genre>/<file> audio")
+        metrics = evaluate_folder(model, data, workers, device, progress=sys.stderr.isatty(),
+                                  report=say)
     except MusicGenreError as exc:
         _fail(exc)
-    files = sorted(p for p in data.glob("*/*") if p.is_file() and is_audio_name(p))
-    skipped, scored = [], set(files)  # said, not silently ignored: not <genre>/<audio file>
-    for path in sorted(p for p in data.rglob("*") if p.is_file()):
-        if path in scored or any(part.startswith(".") for part in path.relative_to(data).parts):
-            continue
-        depth = len(path.relative_to(data).parts)
-        reason = ("not an audio file name (.wav .au .flac .ogg .mp3)" if depth == 2 else
-                  "outside a <genre>/ folder" if depth == 1 else "in a folder below <genre>/")
-        skipped.append(f"{path}: {reason}")
-        typer.echo(f"skipped: {skipped[-1]}", err=True)
-    if not files:
-        _fail(MusicGenreError(f"{data}: no audio files in <genre>/ folders"))
-    truth, predicted, errors, known = [], [], [], []
-    for path in files:
-        genre = path.parent.name.lower()
-        if genre in classifier.genres:
-            known.append(path)
-            continue
-        errors.append(f"{path}: genre folder '{genre}' is not one the model knows "
-                      f"({', '.join(classifier.genres)})")
-        typer.echo(f"error: {errors[-1]}", err=True)
-    for path, proba, error in classify_files(model, known, workers, device,
-                                             progress=sys.stderr.isatty()):
-        if error:
-            errors.append(error)
-            typer.echo(f"error: {error}", err=True)
-            continue
-        truth.append(classifier.genres.index(Path(path).parent.name.lower()))
-        predicted.append(int(np.argmax(proba)))
-    metrics = {"model": classifier.name, "data": str(data),
-               **classification_metrics(np.array(truth), np.array(predicted),
-                                        classifier.genres), "errors": errors,
-               "skipped": skipped}
     if as_json:
         typer.echo(json.dumps(metrics, indent=2))
     else:
-        typer.echo(_format_metrics(metrics, classifier.genres))
-    if errors:
+        typer.echo(_format_metrics(metrics))
+    if metrics["errors"]:
         raise typer.Exit(code=1)
 
 
-def _format_metrics(m: dict, genres: list[str]) -> str:
+def _format_metrics(m: dict) -> str:
+    genres = list(m["per_genre"])
     if not m["n_tracks"]:
         return "no track could be scored"
     lines = [f"model {m['model']} on {m['data']}: {m['n_tracks']} tracks",
@@ -190,20 +157,22 @@ def pr_report_command(
     out: Path = typer.Option(Path("pr-report.md"), help="Markdown file to write."),
 ) -> None:
     """Markdown of `dvc metrics diff` and `dvc params diff` against BASE (for PR comments)."""
-    from musicgenre.prreport import pr_report
+    from musicgenre.atomic import write_text_atomic
+    from musicgenre.pr_comment import pr_report
 
     try:
         text = pr_report(base)
     except MusicGenreError as exc:
         _fail(exc)
-    out.write_text(text)
+    write_text_atomic(out, text)
     typer.echo(text)
 
 
 @app.command()
 def crossval(
     data: Path = typer.Option(..., help="Labelled <genre>/<file> audio folder."),
-    models: str = typer.Option("crnn,baseline", help="Comma-separated models to score."),
+    models: str = typer.Option(None, help="Comma-separated models to score (default: models "
+                               "in the parameters file)."),
     folds: int = typer.Option(5, min=2, help="Number of folds."),
     group_by: str = typer.Option(None, help="artist | track (default: split.group_by in the "
                                  "parameters file)."),
@@ -222,7 +191,10 @@ def crossval(
     from musicgenre.crossval import cross_validate, format_crossval, write_crossval
 
     try:
-        names = [m.strip() for m in models.split(",") if m.strip()]
+        from musicgenre.config import load_section
+
+        names = ([m.strip() for m in models.split(",") if m.strip()] if models
+                 else load_section("models", path=params))
         sections = ["seed", "genres", "data", "split", "features", "augment", "train", *names]
         loaded = load_params(*dict.fromkeys(sections), path=params)
         group_by = group_by or loaded["split"].group_by

@@ -1,33 +1,29 @@
-"""Typed, validated parameters.
+"""The params.yaml schema: typed, validated parameters.
 
-`params.yaml` is parsed into the dataclasses below. Every stage loads only the sections it
-declares in `dvc.yaml`, so an unrelated change never reruns it. Any unknown key, wrong type or
-out-of-range value raises `ConfigError` with the dotted key in the message.
+`params.yaml` is parsed (by musicgenre.parsing) into the dataclasses below. Every stage
+loads only the sections it declares in `dvc.yaml`, so an unrelated change never reruns it.
+Any unknown key, wrong type or out-of-range value raises `ConfigError` with the dotted key in
+the message. Each model's own section is typed by the config class of its spec
+(musicgenre.models).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
+from musicgenre import models
 from musicgenre.errors import ConfigError
+from musicgenre.features import components
+from musicgenre.parsing import parse
 
 GTZAN_GENRES = [
     "blues", "classical", "country", "disco", "hiphop",
     "jazz", "metal", "pop", "reggae", "rock",
 ]  # fmt: skip
-
-SOURCES = ("gtzan", "gtzan-mini", "folder", "synthetic")
-MODELS = ("cnn", "rnn", "crnn", "baseline", "transfer")
-EMBEDDING_MODELS = ("transfer",)  # models that read segment embeddings, not features
-EMBEDDINGS = ("MSD_musicnn", "MTT_musicnn")  # pretrained networks in the musicnn package
-EMBEDDING_DIM = 753  # their max-pool embedding of a segment
 
 
 # --------------------------------------------------------------------------- data
@@ -171,13 +167,9 @@ class SplitConfig:
 
 
 # --------------------------------------------------------------------------- features
-FEATURE_COMPONENTS = ("logmel", "mfcc", "chroma", "contrast")
-FEATURE_SETS = {"seed_stack": ("mfcc", "chroma", "contrast")}  # the seed study's stack
-
-
 @dataclass
 class FeaturesConfig:
-    set: str = "logmel"  # components joined by '+', or a named set from FEATURE_SETS
+    set: str = "logmel"  # components joined by '+', or a named set (features/components.py)
     sample_rate: int = 22050
     n_fft: int = 2048
     hop_length: int = 512
@@ -188,12 +180,12 @@ class FeaturesConfig:
     segment_hop_s: float = 1.5
     short_track: Literal["pad", "drop"] = "pad"
     workers: int = 0  # 0: one per CPU core
-    embedding: str | None = None  # also store each segment's pretrained embedding (transfer)
+    embedding: str | None = None  # also store each segment's pretrained embedding
     embed_augmented: bool = True  # embed the augmented copies too, not only the originals
 
     @property
     def components(self) -> tuple[str, ...]:
-        return FEATURE_SETS.get(self.set) or tuple(self.set.split("+"))
+        return components.NAMED_SETS.get(self.set) or tuple(self.set.split("+"))
 
     @property
     def segment_frames(self) -> int:
@@ -205,11 +197,11 @@ class FeaturesConfig:
 
     def check(self, key: str) -> None:
         parts = self.components
-        bad = [p for p in parts if p not in FEATURE_COMPONENTS]
+        bad = [p for p in parts if p not in components.ROWS]
         if bad or len(set(parts)) != len(parts) or not parts:
             raise ConfigError(
-                f"{key}.set: '{self.set}' is not a feature set; join {'/'.join(FEATURE_COMPONENTS)}"
-                f" with '+', or use one of {sorted(FEATURE_SETS)}"
+                f"{key}.set: '{self.set}' is not a feature set; join {'/'.join(components.ROWS)}"
+                f" with '+', or use one of {sorted(components.NAMED_SETS)}"
             )
         if not 8000 <= self.sample_rate <= 48000:
             raise ConfigError(f"{key}.sample_rate: must be in 8000..48000, got {self.sample_rate}")
@@ -225,14 +217,14 @@ class FeaturesConfig:
             raise ConfigError(f"{key}.segment_s: too short for hop_length {self.hop_length}")
         if self.workers < 0:
             raise ConfigError(f"{key}.workers: must be >= 0 (0 = all cores), got {self.workers}")
-        if self.embedding is not None and self.embedding not in EMBEDDINGS:
-            raise ConfigError(f"{key}.embedding: must be null or one of {' | '.join(EMBEDDINGS)}"
-                              f", got {self.embedding!r}")
+        if self.embedding is not None and self.embedding not in components.EMBEDDINGS:
+            raise ConfigError(f"{key}.embedding: must be null or one of "
+                              f"{' | '.join(components.EMBEDDINGS)}, got {self.embedding!r}")
 
     @property
     def n_rows(self) -> int:
-        sizes = {"logmel": self.n_mels, "mfcc": self.n_mfcc, "chroma": 12, "contrast": 7}
-        return sum(sizes[c] for c in self.components)
+        """Feature rows of a segment: the sizes of the chosen components added up."""
+        return sum(components.rows(c, self) for c in self.components)
 
 
 @dataclass
@@ -323,21 +315,15 @@ class RobustnessConfig:
     pitch_semitones: list[float] = field(default_factory=lambda: [-2.0, 2.0])
 
 
-def _model_config(name: str):
-    from musicgenre.models import CONFIGS  # imports torch: only stages that train need it
-
-    return CONFIGS[name]
-
-
 # --------------------------------------------------------------------------- loading
+# Besides these, one section per registered model, typed by the config dataclass of its
+# spec (musicgenre.models).
 SECTIONS: dict[str, Any] = {
     "seed": int,
-    "model": Literal[MODELS],
-    "models": list[Literal[MODELS]],
+    "model": str,
+    "models": list[str],
     "train": TrainConfig,
     "robustness": RobustnessConfig,
-    # One section per model, typed by the config dataclass beside the model's code.
-    **{name: _model_config for name in MODELS},
     "genres": list[str],
     "data": DataConfig,
     "validate": ValidateConfig,
@@ -357,7 +343,7 @@ def read_params(path: str | Path = "params.yaml") -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid YAML ({_one_line(exc)})") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of sections at the top level")
-    unknown = sorted(set(raw) - set(SECTIONS))
+    unknown = sorted(set(raw) - set(SECTIONS) - set(models.names()))
     if unknown:
         raise ConfigError(f"{unknown[0]}: unknown top-level key in {path}")
     return raw
@@ -366,12 +352,21 @@ def read_params(path: str | Path = "params.yaml") -> dict[str, Any]:
 def load_section(name: str, raw: dict[str, Any] | None = None, path: str | Path = "params.yaml"):
     """Parse and check one top-level section of params.yaml."""
     raw = read_params(path) if raw is None else raw
-    if name not in SECTIONS:
+    if name in SECTIONS:
+        section_type = SECTIONS[name]
+    elif name in models.names():
+        section_type = models.get(name).config  # imports the model's module
+    else:
         raise ConfigError(f"{name}: no such parameter section")
     if name not in raw:
         raise ConfigError(f"{name}: missing from {path}")
-    section_type = _model_config(name) if name in MODELS else SECTIONS[name]
-    value = _convert(section_type, raw[name], name)
+    value = parse(section_type, raw[name], name)
+    named = {"model": [value], "models": value}.get(name, [])
+    for i, model in enumerate(named):
+        if model not in models.names():
+            where = name if name == "model" else f"models[{i}]"
+            raise ConfigError(f"{where}: must be one of {' | '.join(models.names())}, "
+                              f"got {model!r}")
     if name == "models" and (not value or len(set(value)) != len(value)):
         raise ConfigError("models: list each model to train once, at least one")
     if name == "genres":
@@ -390,70 +385,6 @@ def load_params(*names: str, path: str | Path = "params.yaml") -> dict[str, Any]
     return params
 
 
-def _convert(tp: Any, value: Any, key: str) -> Any:
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if dataclasses.is_dataclass(tp):
-        return _build_dataclass(tp, value, key)
-    if origin is Literal:
-        if value not in args:
-            allowed = " | ".join(str(a) for a in args)
-            raise ConfigError(f"{key}: must be one of {allowed}, got {value!r}")
-        return value
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _convert(inner[0], value, key)
-    if origin is list:
-        if not isinstance(value, list):
-            raise ConfigError(f"{key}: expected a list, got {_describe(value)}")
-        return [_convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {_describe(value)}")
-        return {str(k): _convert(args[1], v, f"{key}.{k}") for k, v in value.items()}
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {_describe(value)}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {_describe(value)}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{key}: expected a number, got {_describe(value)}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {_describe(value)}")
-        return value
-    raise TypeError(f"unsupported parameter type {tp!r} for {key}")  # a bug, not user error
-
-
-def _build_dataclass(cls: Any, value: Any, key: str) -> Any:
-    if value is None:
-        value = {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"{key}: expected a mapping, got {_describe(value)}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    for name in value:
-        if name not in fields:
-            raise ConfigError(f"{key}.{name}: unknown key (known: {', '.join(fields)})")
-    kwargs = {}
-    for name, f in fields.items():
-        if name in value:
-            kwargs[name] = _convert(hints[name], value[name], f"{key}.{name}")
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise ConfigError(f"{key}.{name}: missing")
-    obj = cls(**kwargs)
-    if hasattr(obj, "check"):
-        obj.check(key)
-    return obj
-
-
 def _positive(key: str, name: str, value: float) -> None:
     if value <= 0:
         raise ConfigError(f"{key}.{name}: must be > 0, got {value}")
@@ -461,10 +392,6 @@ def _positive(key: str, name: str, value: float) -> None:
 
 def _is_hex(text: str) -> bool:
     return all(c in "0123456789abcdefABCDEF" for c in text)
-
-
-def _describe(value: Any) -> str:
-    return f"{type(value).__name__} {value!r}"
 
 
 def _one_line(exc: Exception) -> str:

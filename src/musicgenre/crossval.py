@@ -8,14 +8,13 @@ normalisation on its own training tracks. Folds never split a track's segments.
 
 With `refit` (the default) each fold then trains its final model on every non-test track:
 neural models for the number of epochs early stopping chose on the validation fold, the
-baseline (which has no epochs) directly. On 50 tracks this is 40 training tracks instead of
-30, which matters: on the GTZAN dev tracks it moved the baseline from 56% to 68% and the crnn
-from 78% to 80%. The test fold is never seen before it is scored.
+estimators (which have no epochs) directly. On 50 tracks this is 40 training tracks instead
+of 30 (what that changed on the GTZAN dev tracks is in docs/results.md). The test fold is
+never seen before it is scored: each fold records the tracks it fitted on and those it tested.
 """
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -23,14 +22,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from musicgenre import models
 from musicgenre.artists import artist_key, resolve_artists
-from musicgenre.atomic import write_text_atomic
-from musicgenre.config import EMBEDDING_MODELS, DataConfig
-from musicgenre.evaluate import predict_tracks, wilson_interval, with_genre_names
-from musicgenre.features import RunningStats, extract_features, load_meta, load_split
+from musicgenre.atomic import write_json
+from musicgenre.config import DataConfig
+from musicgenre.evaluate import predict_tracks
+from musicgenre.features.build import extract_features
+from musicgenre.features.store import RunningStats, load_meta, load_split
 from musicgenre.inference import load_classifier
+from musicgenre.metrics import wilson_interval
 from musicgenre.split import kfold_assign, single_group_genres, track_groups
-from musicgenre.train import ONE_STEP_FITS, TrainingData, train_neural
+from musicgenre.train import TrainingData, fit_model
 from musicgenre.validate import scan_folder
 
 
@@ -43,7 +45,7 @@ def _subset(x: np.ndarray, index: pd.DataFrame, mask: np.ndarray):
 
 def _training_data(x_all, idx_all, train_mask, val_mask, meta) -> TrainingData:
     """Segments of the masked tracks, normalised by statistics of the training tracks only
-    (embeddings, [n, dim], are standardised inside the transfer model instead)."""
+    (embeddings, [n, dim], are standardised inside the model that reads them instead)."""
     x_tr, i_tr = _subset(x_all, idx_all, train_mask)
     x_va, i_va = _subset(x_all, idx_all, val_mask)
     if x_tr.ndim == 2:
@@ -55,28 +57,11 @@ def _training_data(x_all, idx_all, train_mask, val_mask, meta) -> TrainingData:
                                                  "std": std.tolist()})
 
 
-def _fit(name: str, params: dict, data: TrainingData, out: Path, progress: bool,
-         epochs: int | None = None) -> dict:
-    if name in ONE_STEP_FITS:
-        return ONE_STEP_FITS[name](params[name], params["seed"], data, out, out / "live")
-    cfg = params["train"]
-    if epochs is not None:
-        # Exactly `epochs` epochs, the last one kept: min_epochs = epochs means no earlier
-        # epoch can be picked and nothing stops sooner. The validation tracks are then part of
-        # the training set, so what the run logs for them is not a held-out score.
-        # stop_val_loss 0: the validation tracks are trained on, so they would stop it early.
-        cfg = replace(cfg, epochs=epochs, min_epochs=epochs, patience=epochs, stop_val_loss=0.0)
-    return train_neural(name, params[name], cfg, params["seed"], data, out, out / "live",
-                        progress=progress)
-
-
 def _score_tracks(model_dir: Path, x_test: np.ndarray, idx_test: pd.DataFrame) -> pd.DataFrame:
     """The saved model's test-track predictions, scored as the evaluate stage does:
     track_id, true_genre, predicted_genre."""
-    classifier = load_classifier(model_dir)
-    tracks, _ = predict_tracks(classifier, x_test, idx_test)
-    return with_genre_names(tracks, classifier.genres)[["track_id", "true_genre",
-                                                         "predicted_genre"]]
+    tracks, _ = predict_tracks(load_classifier(model_dir), x_test, idx_test)
+    return tracks[["track_id", "true_genre", "predicted_genre"]]
 
 
 def _right(tracks: pd.DataFrame) -> pd.Series:
@@ -112,12 +97,12 @@ def fold_protocol(manifest: pd.DataFrame, fold: np.ndarray, group_by: str) -> di
             "artists_shared_test_train": shared}
 
 
-def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int = 5,
+def cross_validate(genres_dir: Path, params: dict, names: list[str], folds: int = 5,
                    progress: bool = True, work_dir: Path | None = None,
                    partial_out: Path | None = None, refit: bool = True,
                    group_by: str = "artist", local_index: Path | None = None) -> dict:
-    """Track-level test accuracy of each model on each fold; params as load_params gives
-    (with `data` when grouping by artist)."""
+    """Track-level test accuracy of each named model on each fold; params as load_params
+    gives (with `data` when grouping by artist)."""
     seed, genres = params["seed"], params["genres"]
     manifest = scan_folder(genres_dir, progress=progress)
     manifest = manifest[manifest["readable"] & manifest["genre"].isin(genres)]
@@ -135,7 +120,7 @@ def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int
         everything = pd.DataFrame({"id": manifest["id"], "genre": manifest["genre"],
                                    "split": "train"})
         features = params["features"]
-        embedded = any(name in EMBEDDING_MODELS for name in models)
+        embedded = any(models.get(name).uses_embeddings for name in names)
         if not embedded:
             features = replace(features, embedding=None)  # nothing would read them
         extract_features(manifest, everything, genres, features, params["augment"],
@@ -151,14 +136,12 @@ def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int
         per_fold, predictions = [], []
         for f in range(folds):
             val_fold = (f + 1) % folds
-            test_tracks = int(idx_all.loc[track_fold == f, "track_id"].nunique())
-            if test_tracks == 0:
+            if not (track_fold == f).any():
                 continue
-            train_tracks = int(idx_all.loc[(track_fold != f) & (refit | (track_fold != val_fold)),
-                                           "track_id"].nunique())
             fold_data = {}  # per kind of input: (selection, final, x_test, test index)
-            for name in models:
-                kind = name in EMBEDDING_MODELS
+            for name in names:
+                spec = models.get(name)
+                kind = spec.uses_embeddings
                 if kind not in fold_data:
                     x_all, idx = inputs[kind]
                     fold = idx["track_id"].map(fold_of).to_numpy()
@@ -171,30 +154,38 @@ def cross_validate(genres_dir: Path, params: dict, models: list[str], folds: int
                         if refit else None,
                         *_subset(x_all, idx, (fold == f) & original))
                 selection, final, x_te, i_te = fold_data[kind]
-                record = {"fold": f, "model": name, "test_tracks": test_tracks,
-                          "train_tracks": train_tracks}
                 out = tmp / f"fold{f}" / name
-                if name in ONE_STEP_FITS and refit:  # no epochs to choose: fit the final model
-                    _fit(name, params, final, out, progress)
+                if refit and not spec.is_neural:  # no epochs to choose: fit the final model
+                    fit_model(spec, params, final, out, out / "live", progress)
+                    fitted_on, epochs = final, {}
                 else:
-                    summary = _fit(name, params, selection, out, progress)
-                    record["best_epoch"] = summary.get("best_epoch")
+                    summary = fit_model(spec, params, selection, out, out / "live", progress)
+                    fitted_on, epochs = selection, {"best_epoch": summary.get("best_epoch")}
                     if refit:
                         before = _score_tracks(out, x_te, i_te)
-                        record["correct_before_refit"] = int(_right(before).sum())
+                        epochs["correct_before_refit"] = int(_right(before).sum())
                         out = tmp / f"fold{f}" / f"{name}-refit"
-                        _fit(name, params, final, out, progress, summary["best_epoch"])
+                        fit_model(spec, params, final, out, out / "live", progress,
+                                  summary["best_epoch"])
+                        fitted_on = final
                 tracks = _score_tracks(out, x_te, i_te)
                 right = _right(tracks)
                 correct = int(right.sum())
-                record.update(correct=correct, accuracy=correct / test_tracks,
-                              wrong=tracks[~right].to_dict("records"))
+                # The tracks read by the fit that made the scored model (training and, for
+                # early stopping, validation), taken from the data it was given.
+                seen = sorted(set(fitted_on.idx_train["track_id"])
+                              | set(fitted_on.idx_val["track_id"]))
+                record = {"fold": f, "model": name, "test_tracks": len(tracks),
+                          "train_tracks": int(fitted_on.idx_train["track_id"].nunique()),
+                          **epochs, "correct": correct, "accuracy": correct / len(tracks),
+                          "tested": tracks["track_id"].tolist(), "seen": seen,
+                          "wrong": tracks[~right].to_dict("records")}
                 predictions.append(tracks.assign(model=name))
                 per_fold.append(record)
                 if progress:
                     print(f"crossval: fold {f + 1}/{folds} {name} "
                           f"(trained on {record['train_tracks']} tracks): "
-                          f"{correct}/{test_tracks} test tracks right", flush=True)
+                          f"{correct}/{len(tracks)} test tracks right", flush=True)
                 if partial_out is not None:  # a long run keeps what it has finished
                     write_crossval({"folds": folds, "done": per_fold}, partial_out)
     table = pd.DataFrame(per_fold)
@@ -286,4 +277,4 @@ def format_crossval(result: dict) -> str:
 
 
 def write_crossval(result: dict, path: Path) -> None:
-    write_text_atomic(path, json.dumps(result, indent=2) + "\n")  # rewritten after each fold
+    write_json(path, result)  # rewritten after each fold

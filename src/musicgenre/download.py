@@ -1,231 +1,163 @@
-"""Robust HTTP download and safe archive extraction.
+"""The download stage: turn any data source into one normalised raw layout.
 
-`fetch` streams to `<name>.part`, resumes an interrupted transfer with a Range request,
-retries with exponential backoff, tries mirrors in order and verifies size and checksum before
-the final rename, so a file at its final name is always complete and verified.
+Every source ends as `<raw>/genres/<genre>/<genre>.NNNNN.<ext>` plus `<raw>/source.json`
+(provenance: where the audio came from, how it was verified, and which original file each
+track is). The layout is built under a temporary name and renamed into place only when
+complete, so an interrupted run never leaves a half-written `data/raw`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import http.client
 import os
-import tarfile
-import time
-import urllib.error
-import urllib.request
-import zipfile
-from pathlib import Path, PurePosixPath
+import re
+import shutil
+from collections import Counter
+from pathlib import Path
 
-from tqdm import tqdm
+import pandas as pd
 
-from musicgenre.errors import (
-    ArchiveError,
-    ChecksumError,
-    DownloadError,
-    NetworkUnreachableError,
-)
-
-CHUNK = 1 << 20
-OFFLINE_HINT = (
-    "offline options: data.source=folder with data.path pointing at a local copy "
-    "(directory, .tar.gz or .zip), or data.source=synthetic"
-)
+from musicgenre.artists import GTZAN_NAME, artist_key, resolve_artists
+from musicgenre.atomic import atomic_dir, write_json
+from musicgenre.audio import find_audio
+from musicgenre.config import DataConfig, RemoteFile
+from musicgenre.errors import MusicGenreError
+from musicgenre.fetch import extract_archive, fetch, is_archive
 
 
-def file_digest(path: Path, algorithm: str) -> str:
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
+def plan_layout(root: Path) -> list[dict]:
+    """Map every audio file under `root` to a (genre, id).
 
-
-def verify(path: Path, *, sha256: str | None = None, md5: str | None = None,
-           expected_bytes: int | None = None, label: str | None = None) -> None:
-    """Raise ChecksumError naming the file, the expected and the actual value on mismatch."""
-    label = label or str(path)
-    if expected_bytes is not None and path.stat().st_size != expected_bytes:
-        raise ChecksumError(
-            f"{label}: size mismatch: expected {expected_bytes} bytes, got {path.stat().st_size}"
-        )
-    for algorithm, expected in (("sha256", sha256), ("md5", md5)):
-        if expected:
-            actual = file_digest(path, algorithm)
-            if actual.lower() != expected.lower():
-                raise ChecksumError(
-                    f"{label}: {algorithm} mismatch: expected {expected.lower()}, got {actual}"
-                )
-
-
-def _is_verified(path: Path, **checks) -> bool:
-    try:
-        verify(path, **checks)
-        return True
-    except ChecksumError:
-        return False
-
-
-class _Retryable(Exception):
-    """A transient failure worth retrying on the same URL (the .part file is kept)."""
-
-
-def _stream_once(url: str, part: Path, timeout: float, progress: bool) -> None:
-    """One HTTP attempt that appends to `part`, resuming from its current length."""
-    offset = part.stat().st_size if part.exists() else 0
-    request = urllib.request.Request(url, headers={"User-Agent": "musicgenre-downloader"})
-    if offset:
-        request.add_header("Range", f"bytes={offset}-")
-    try:
-        response = urllib.request.urlopen(request, timeout=timeout)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 416 and offset:
-            return  # the .part already holds everything; verification decides
-        if exc.code >= 500 or exc.code == 429:
-            raise _Retryable(f"HTTP {exc.code}") from None
-        raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-        raise _Retryable(_reason(exc)) from None
-
-    with response:
-        if offset and response.status == 200:
-            offset = 0  # the server ignored Range: start over
-        total = response.headers.get("Content-Length")
-        total = int(total) + offset if total is not None else None
-        mode = "ab" if offset else "wb"
-        bar = tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-                   desc=part.name.removesuffix(".part"), disable=not progress, leave=False)
-        try:
-            with open(part, mode) as out:
-                while True:
-                    try:
-                        block = response.read(CHUNK)
-                    except (http.client.IncompleteRead, ConnectionError, TimeoutError) as exc:
-                        raise _Retryable(f"connection lost ({_reason(exc)})") from None
-                    if not block:
-                        break
-                    out.write(block)
-                    bar.update(len(block))
-        finally:
-            bar.close()
-        if total is not None and part.stat().st_size < total:
-            raise _Retryable(f"connection closed after {part.stat().st_size} of {total} bytes")
-
-
-def fetch(urls: list[str], dest: Path, *, sha256: str | None = None, md5: str | None = None,
-          expected_bytes: int | None = None, retries: int = 4, backoff_s: float = 2.0,
-          timeout_s: float = 60.0, progress: bool = True) -> Path:
-    """Download `dest` from the first mirror that works and verify it.
-
-    A verified file already at `dest` is reused. A checksum mismatch deletes only the bad
-    `.part`, never a verified file, and the next mirror is tried.
+    GTZAN-named files (`blues.00012.wav`, as in the official archive, the Kaggle
+    `Data/genres_original` copy or a flat folder) keep their ids. Anything else must sit in
+    `<genre>/<file>` folders; its tracks are numbered per genre in path order.
     """
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    checks = {"sha256": sha256, "md5": md5, "expected_bytes": expected_bytes}
-    if dest.exists() and _is_verified(dest, **checks):
-        return dest
-    part = dest.with_name(dest.name + ".part")
-    failures: list[str] = []
-    unreachable = mismatched = 0
-    for url in urls:
-        last: str | None = None
-        for attempt in range(retries + 1):
-            try:
-                _stream_once(url, part, timeout_s, progress)
-                last = None
-                break
-            except _Retryable as exc:
-                last = str(exc)
-                if attempt < retries:
-                    time.sleep(backoff_s * 2**attempt)
-            except DownloadError as exc:
-                last = str(exc)
-                break
-        if last is not None:
-            failures.append(f"{url}: {last}")
-            if _looks_unreachable(last):
-                unreachable += 1
-            continue
-        try:
-            verify(part, label=f"{dest.name} from {url}", **checks)
-        except ChecksumError as exc:
-            part.unlink(missing_ok=True)  # the bytes are wrong: resuming from them cannot help
-            failures.append(str(exc))
-            mismatched += 1
-            continue
-        os.replace(part, dest)
-        return dest
-    if urls and unreachable == len(urls):
-        raise NetworkUnreachableError(
-            f"{dest.name}: no mirror reachable ({'; '.join(failures)}); {OFFLINE_HINT}"
+    files = find_audio(root)
+    if not files:
+        raise MusicGenreError(
+            f"{root}: no audio files found (.wav .au .flac .ogg .mp3 in <genre>/ folders)"
         )
-    if urls and mismatched == len(urls):
-        raise ChecksumError("; ".join(failures))
-    raise DownloadError(f"{dest.name}: every mirror failed: {'; '.join(failures)}")
+    if all(GTZAN_NAME.match(f.stem) for f in files):
+        entries = [{"genre": GTZAN_NAME.match(f.stem).group(1), "id": f.stem, "src": f}
+                   for f in files]
+    else:
+        entries = []
+        counters: Counter[str] = Counter()
+        for f in files:
+            if f.parent == root:
+                raise MusicGenreError(
+                    f"{f}: audio file outside a genre folder; expected <genre>/<file> under {root}"
+                )
+            genre = re.sub(r"[^a-z0-9_-]+", "_", f.parent.name.lower()).strip("_")
+            entries.append({"genre": genre, "id": f"{genre}.{counters[genre]:05d}", "src": f})
+            counters[genre] += 1
+    seen: dict[str, Path] = {}
+    for e in entries:
+        if e["id"] in seen:
+            raise MusicGenreError(f"{e['src']}: same track id '{e['id']}' as {seen[e['id']]}")
+        seen[e["id"]] = e["src"]
+    return entries
 
 
-def _reason(exc: BaseException) -> str:
-    reason = getattr(exc, "reason", None) or exc
-    return " ".join(str(reason).split()) or type(exc).__name__
-
-
-def _looks_unreachable(message: str) -> bool:
-    markers = ("Name or service not known", "Temporary failure in name resolution",
-               "Network is unreachable", "No address associated", "nodename nor servname",
-               "Connection refused", "timed out", "No route to host")
-    return any(m in message for m in markers)
-
-
-# --------------------------------------------------------------------------- archives
-def _check_member(name: str, archive: Path) -> PurePosixPath:
-    path = PurePosixPath(name)
-    if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
-        raise ArchiveError(
-            f"{archive}: refusing member '{name}': it would be written outside the target directory"
-        )
-    return path
-
-
-def extract_archive(archive: Path, target: Path) -> Path:
-    """Extract a .tar(.gz|.bz2|.xz) or .zip into `target`, refusing members that escape it."""
-    archive = Path(archive)
-    target.mkdir(parents=True, exist_ok=True)
-    try:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as zf:
-                for info in zf.infolist():
-                    _check_member(info.filename, archive)
-                zf.extractall(target)
-        elif tarfile.is_tarfile(archive):
-            with tarfile.open(archive) as tf:
-                members = tf.getmembers()
-                for member in members:
-                    _check_member(member.name, archive)
-                    if member.issym() or member.islnk():
-                        link = PurePosixPath(member.name).parent / member.linkname
-                        if member.linkname.startswith("/") or _escapes(link):
-                            raise ArchiveError(
-                                f"{archive}: refusing link '{member.name}' -> '{member.linkname}': "
-                                "it points outside the target directory"
-                            )
-                # The 'data' filter is a second guard (no devices, no setuid bits).
-                tf.extractall(target, members=members, filter="data")
+def import_layout(root: Path, genres_dir: Path, cfg: DataConfig, *, move: bool,
+                  progress: bool = False) -> list[dict]:
+    """Copy (or move, for our own extraction dirs) audio into the normalised layout, with
+    each track's artist where it can be known (see `artists.py`)."""
+    records = []
+    for e in plan_layout(root):
+        dest = genres_dir / e["genre"] / f"{e['id']}{e['src'].suffix.lower()}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if move:
+            os.replace(e["src"], dest)
         else:
-            raise ArchiveError(f"{archive}: not a tar or zip archive")
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise ArchiveError(f"{archive}: cannot extract ({_reason(exc)})") from None
-    return target
+            shutil.copyfile(e["src"], dest)
+        records.append({"id": e["id"], "genre": e["genre"],
+                        "file": dest.relative_to(genres_dir.parent).as_posix(),
+                        "original": e["src"].relative_to(root).as_posix()})
+    found = resolve_artists([{"id": r["id"], "original": r["original"],
+                              "path": genres_dir.parent / r["file"]} for r in records],
+                            root, cfg, progress=progress)
+    for record, (artist, where) in zip(records, found, strict=True):
+        record.update(artist=artist, artist_source=where)
+    return records
 
 
-def _escapes(path: PurePosixPath) -> bool:
-    depth = 0
-    for part in path.parts:
-        depth += -1 if part == ".." else (0 if part == "." else 1)
-        if depth < 0:
-            return True
-    return False
+def _fetch_remote(remote: RemoteFile, cfg: DataConfig, progress: bool) -> Path:
+    dl = cfg.download
+    return fetch(remote.urls, Path(dl.cache_dir) / remote.filename, sha256=remote.sha256,
+                 md5=remote.md5, expected_bytes=remote.bytes, retries=dl.retries,
+                 backoff_s=dl.backoff_s, timeout_s=dl.timeout_s, progress=progress)
 
 
-def is_archive(path: Path) -> bool:
-    return path.is_file() and (zipfile.is_zipfile(path) or tarfile.is_tarfile(path))
+def _from_archive(archive: Path, work: Path, genres_dir: Path, cfg: DataConfig,
+                  progress: bool) -> list[dict]:
+    extracted = extract_archive(archive, work / "_extract")
+    try:
+        return import_layout(extracted, genres_dir, cfg, move=True, progress=progress)
+    finally:
+        shutil.rmtree(extracted, ignore_errors=True)
+
+
+def build_raw(cfg: DataConfig, genres: list[str], seed: int, raw_dir: Path,
+              progress: bool = True) -> dict:
+    """Materialise `cfg.source` into `raw_dir` and return the provenance record."""
+    provenance: dict = {"source": cfg.source}
+    with atomic_dir(raw_dir) as work:
+        genres_dir = work / "genres"
+        genres_dir.mkdir()
+        if cfg.source == "synthetic":
+            from musicgenre.synthetic import generate_dataset
+
+            syn = cfg.synthetic
+            generate_dataset(genres_dir, genres, syn.tracks_per_genre, syn.duration_s,
+                             syn.sample_rate, seed, progress=progress)
+            records = [{"id": p.stem, "genre": p.parent.name,
+                        "file": p.relative_to(work).as_posix(), "original": None,
+                        "artist": None, "artist_source": None}
+                       for p in sorted(genres_dir.glob("*/*.wav"))]
+            provenance["synthetic"] = {"seed": seed, "tracks_per_genre": syn.tracks_per_genre,
+                                       "duration_s": syn.duration_s,
+                                       "sample_rate": syn.sample_rate}
+        elif cfg.source in ("gtzan", "gtzan-mini"):
+            remote = cfg.gtzan if cfg.source == "gtzan" else cfg.gtzan_mini
+            archive = _fetch_remote(remote, cfg, progress)
+            records = _from_archive(archive, work, genres_dir, cfg, progress)
+            provenance.update(urls=remote.urls, archive=remote.filename,
+                              sha256=remote.sha256, md5=remote.md5)
+        else:  # folder
+            path = Path(os.path.expanduser(cfg.path))
+            if not path.exists():
+                raise MusicGenreError(f"data.path: {path} does not exist")
+            if path.is_dir():
+                records = import_layout(path, genres_dir, cfg, move=False, progress=progress)
+            elif is_archive(path):
+                records = _from_archive(path, work, genres_dir, cfg, progress)
+            else:
+                raise MusicGenreError(f"{path}: neither a directory nor a .tar.gz/.zip archive")
+            provenance.update(path=str(path.resolve()))
+        records.sort(key=lambda r: r["id"])
+        provenance["n_tracks"] = len(records)
+        provenance["tracks_per_genre"] = dict(sorted(Counter(r["genre"] for r in records).items()))
+        provenance["artists"] = artist_summary(records, cfg)
+        provenance["files"] = records
+        write_artists(records, work / "artists.csv")
+        write_json(work / "source.json", provenance)
+    return provenance
+
+
+def artist_summary(records: list[dict], cfg: DataConfig) -> dict:
+    """How many tracks have a known artist, from where, and how many artists there are."""
+    known = [r for r in records if r["artist"]]
+    index = cfg.artists.gtzan_index
+    return {"tracks_with_artist": len(known), "tracks_without_artist": len(records) - len(known),
+            "artists": len({artist_key(r["artist"]) for r in known}),
+            "from": dict(sorted(Counter(r["artist_source"] for r in known).items())),
+            "gtzan_index": None if index is None else {"urls": index.urls,
+                                                       "sha256": index.sha256}}
+
+
+def write_artists(records: list[dict], path: Path) -> None:
+    """`id,artist,artist_source` for every track (blank where unknown), read by validate."""
+    frame = pd.DataFrame([{"id": r["id"], "artist": r["artist"] or "",
+                           "artist_source": r["artist_source"] or ""} for r in records],
+                         columns=["id", "artist", "artist_source"])
+    frame.to_csv(path, index=False)

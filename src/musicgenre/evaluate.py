@@ -1,78 +1,37 @@
-"""Scoring a trained model: track- and segment-level metrics, confusion, robustness.
+"""Scoring a trained model on labelled tracks: the feature store's test split (the evaluate
+stage, crossval) or any labelled folder of audio (`musicgenre evaluate`).
 
-Track-level predictions average the segment log-probabilities of each track (the baseline
-classifies a track's summary statistics directly); segment-level scores are reported for
-comparison with the literature, where they are often (wrongly) the headline.
+Track-level predictions are the headline: a track's score is the mean of its segments'
+log-probabilities (or an estimator's score of the track's summary, see models/spec.py).
+Segment-level scores are reported for comparison with the literature, where they are often
+(wrongly) the headline. Numbers come from musicgenre.metrics.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from musicgenre.calibration import expected_calibration_error
-from musicgenre.inference import Classifier, track_scores
-
-
-def wilson_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval for a proportion (well-behaved for small n and extremes)."""
-    if n == 0:
-        return (math.nan, math.nan)
-    p = correct / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    # At 0% or 100% the bound is exactly 0 or 1; rounding would put it just inside
-    # (6/6 gave 0.9999999999999999, below the accuracy: a negative error bar).
-    low = 0.0 if correct == 0 else max(0.0, centre - half)
-    high = 1.0 if correct == n else min(1.0, centre + half)
-    return (low, high)
+from musicgenre.atomic import atomic_path, write_json
+from musicgenre.errors import MusicGenreError
+from musicgenre.features.store import load_split
+from musicgenre.inference import Classifier, load_classifier
+from musicgenre.metrics import classification_metrics, expected_calibration_error, mean_by_track
 
 
-def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray,
-                           genres: list[str]) -> dict:
-    """Accuracy with its 95% interval, macro and per-genre P/R/F1, confusion matrix."""
-    y_true = np.asarray(y_true, dtype=int)
-    y_pred = np.asarray(y_pred, dtype=int)
-    labels = list(range(len(genres)))
-    n = len(y_true)
-    if n == 0:  # e.g. split.test = 0: nothing to score here (evaluate elsewhere)
-        return {"n_tracks": 0, "accuracy": None, "accuracy_ci95_low": None,
-                "accuracy_ci95_high": None, "macro_precision": None, "macro_recall": None,
-                "macro_f1": None, "per_genre": {g: {"precision": 0.0, "recall": 0.0, "f1": 0.0,
-                                                    "support": 0} for g in genres},
-                "confusion_matrix": np.zeros((len(genres),) * 2, dtype=int).tolist()}
-    correct = int((y_true == y_pred).sum())
-    low, high = wilson_interval(correct, n)
-    p, r, f, support = precision_recall_fscore_support(y_true, y_pred, labels=labels,
-                                                       zero_division=0)
-    present = support > 0  # macro over the genres that occur in the truth
-    return {
-        "n_tracks": n,
-        "accuracy": correct / n if n else math.nan,
-        "accuracy_ci95_low": low,
-        "accuracy_ci95_high": high,
-        "macro_precision": float(p[present].mean()) if present.any() else math.nan,
-        "macro_recall": float(r[present].mean()) if present.any() else math.nan,
-        "macro_f1": float(f[present].mean()) if present.any() else math.nan,
-        "per_genre": {g: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
-                          "support": int(support[i])} for i, g in enumerate(genres)},
-        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
-    }
-
-
-def track_log_scores(classifier: Classifier, x: np.ndarray, index: pd.DataFrame
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def score_tracks(classifier: Classifier, x: np.ndarray, index: pd.DataFrame
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(track ids, true labels, track scores [tracks, classes], segment log-probs), tracks
-    sorted by id. Original segments only: scoring never sees augmented copies."""
+    sorted by id. Pass original segments only: scoring never sees augmented copies."""
     index = index.reset_index(drop=True)
     segment_lp = classifier.segment_log_probs(x)
     groups = index.groupby("track_id", sort=True)
-    if classifier.averages_segments:
-        track_lp = track_scores(segment_lp, index).to_numpy()
-    else:  # the baseline scores a track's statistics, not its segments one by one
+    if classifier.spec.averages_segments:
+        track_lp = mean_by_track(segment_lp, index["track_id"]).to_numpy()
+    else:  # the estimator scores a summary of the whole track, not its segments one by one
         track_lp = np.array([classifier.track_log_probs(x[part.index.to_numpy()])
                              for _, part in groups]).reshape(len(groups), len(classifier.genres))
     truth = groups["label"].first()  # sorted by track_id, like track_lp
@@ -81,19 +40,24 @@ def track_log_scores(classifier: Classifier, x: np.ndarray, index: pd.DataFrame
 
 def predict_tracks(classifier: Classifier, x: np.ndarray, index: pd.DataFrame
                    ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Per-track predictions (track_id, true, predicted, calibrated p_<genre>...) and the
-    segment log-probabilities."""
-    ids, truth, track_lp, segment_lp = track_log_scores(classifier, x, index)
+    """One row per track (track_id, true_genre, predicted_genre, true, predicted, calibrated
+    p_<genre>...) and the segment log-probabilities."""
+    ids, truth, track_lp, segment_lp = score_tracks(classifier, x, index)
+    genres = classifier.genres
+    predicted = track_lp.argmax(axis=1)
+    tracks = pd.DataFrame({"track_id": ids, "true_genre": [genres[i] for i in truth],
+                           "predicted_genre": [genres[i] for i in predicted], "true": truth,
+                           "predicted": predicted})
     proba = classifier.track_probabilities(track_lp)
-    tracks = pd.DataFrame({"track_id": ids, "true": truth, "predicted": track_lp.argmax(axis=1)})
-    for g, column in zip(classifier.genres, proba.T, strict=True):
+    for g, column in zip(genres, proba.T, strict=True):
         tracks[f"p_{g}"] = column.astype(float)
     return tracks, segment_lp
 
 
 def evaluate_classifier(classifier: Classifier, x: np.ndarray, index: pd.DataFrame) -> tuple[
         dict, pd.DataFrame]:
-    """Track-level metrics (the headline) plus segment-level accuracy and macro-F1."""
+    """Track-level metrics (the headline) plus segment-level accuracy and macro-F1, and the
+    per-track predictions."""
     index = index.reset_index(drop=True)
     tracks, segment_lp = predict_tracks(classifier, x, index)
     metrics = {"model": classifier.name,
@@ -107,20 +71,61 @@ def evaluate_classifier(classifier: Classifier, x: np.ndarray, index: pd.DataFra
         metrics["segment_accuracy"] = seg["accuracy"]
         metrics["segment_macro_f1"] = seg["macro_f1"]
         metrics["n_segments"] = int(len(index))
-    return metrics, with_genre_names(tracks, classifier.genres)
+    return metrics, tracks
 
 
-def with_genre_names(tracks: pd.DataFrame, genres: list[str]) -> pd.DataFrame:
-    """predict_tracks' table with true_genre and predicted_genre beside track_id."""
-    tracks = tracks.copy()
-    tracks.insert(1, "true_genre", [genres[i] for i in tracks["true"]])
-    tracks.insert(2, "predicted_genre", [genres[i] for i in tracks["predicted"]])
-    return tracks
+def evaluate_split(model_dir: Path, features_dir: Path, out_dir: Path,
+                   split: str = "test") -> dict:
+    """The evaluate stage: score the saved model on one split of the feature store and write
+    `metrics.json` and `predictions.csv` into `out_dir`."""
+    classifier = load_classifier(model_dir)
+    x, index = load_split(features_dir, split, embeddings=classifier.uses_embeddings)
+    metrics, predictions = evaluate_classifier(classifier, x, index)
+    write_json(Path(out_dir) / "metrics.json", metrics)
+    with atomic_path(Path(out_dir) / "predictions.csv") as tmp:
+        predictions.to_csv(tmp, index=False)
+    return metrics
 
 
-def most_confused(metrics: dict, genres: list[str], top: int = 5) -> list[dict]:
-    """Off-diagonal confusion counts, largest first."""
-    cm = np.asarray(metrics["confusion_matrix"])
-    pairs = [{"true": genres[i], "predicted": genres[j], "tracks": int(cm[i, j])}
-             for i in range(len(genres)) for j in range(len(genres)) if i != j and cm[i, j]]
-    return sorted(pairs, key=lambda p: (-p["tracks"], p["true"], p["predicted"]))[:top]
+def evaluate_folder(model_path: Path, data: Path, workers: int = 0, device: str = "cpu",
+                    progress: bool = False,
+                    report: Callable[[str, str], None] = lambda kind, line: None) -> dict:
+    """Score a saved model on a labelled `<genre>/<audio file>` folder (a cross-dataset check).
+
+    Files that are not `<genre>/<audio file>` are listed under "skipped"; unusable files and
+    genres the model does not know under "errors" (each also passed to `report` as it is
+    found, with kind "skipped" or "error"). Only the usable files are scored.
+    """
+    from musicgenre.audio import find_labelled_audio
+    from musicgenre.inference import classify_files
+
+    classifier = load_classifier(model_path)
+    data = Path(data)
+    if not data.is_dir():
+        raise MusicGenreError(f"{data}: not a directory of <genre>/<file> audio")
+    files, skipped = find_labelled_audio(data)
+    for line in skipped:
+        report("skipped", line)
+    if not files:
+        raise MusicGenreError(f"{data}: no audio files in <genre>/ folders")
+    errors, known = [], []
+    for path in files:
+        genre = path.parent.name.lower()
+        if genre in classifier.genres:
+            known.append(path)
+            continue
+        errors.append(f"{path}: genre folder '{genre}' is not one the model knows "
+                      f"({', '.join(classifier.genres)})")
+        report("error", errors[-1])
+    truth, predicted = [], []
+    for path, proba, error in classify_files(model_path, known, workers, device, progress):
+        if error:
+            errors.append(error)
+            report("error", error)
+            continue
+        truth.append(classifier.genres.index(Path(path).parent.name.lower()))
+        predicted.append(int(np.argmax(proba)))
+    return {"model": classifier.name, "data": str(data),
+            **classification_metrics(np.array(truth, dtype=int), np.array(predicted, dtype=int),
+                                     classifier.genres),
+            "errors": errors, "skipped": skipped}

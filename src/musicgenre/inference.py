@@ -1,10 +1,11 @@
 """Trained classifiers as predict and evaluate use them, independent of the pipeline.
 
-A checkpoint carries everything needed to classify audio: the model and its config, the
-feature parameters, the training-split normalisation statistics and the genre names.
-Track-level scores average the segments' log-probabilities (the baseline classifies a track's
-summary statistics instead). The transfer model reads each segment's pretrained embedding
-where the others read its features.
+A checkpoint carries everything needed to classify audio: the model's name and config, the
+feature parameters, the training-split normalisation statistics and the genre names. How a
+model reads segments, scores a track and is saved follows from its spec (musicgenre.models):
+networks are saved as a torch state dict, scikit-learn estimators with skops; a track's score
+is the mean of its segments' log-probabilities, or for estimators that classify a summary of
+the whole track, that summary's log-probabilities.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from musicgenre.atomic import atomic_path
-from musicgenre.config import EMBEDDING_MODELS, FeaturesConfig
+from musicgenre import models
+from musicgenre.atomic import atomic_path, write_json
+from musicgenre.config import FeaturesConfig
 from musicgenre.errors import MusicGenreError
-from musicgenre.features import normalize
+from musicgenre.features.store import normalize
+from musicgenre.models.spec import ModelSpec
+from musicgenre.parsing import parse
 
 NEURAL_FILE = "model.pt"  # torch state dict + header, loaded with weights_only=True
 SKLEARN_FILE = "model.skops"  # scikit-learn pipeline in skops' format (no pickle)
@@ -31,19 +34,19 @@ CALIBRATION_FILE = "calibration.json"  # the temperature fitted on the validatio
 
 @dataclass
 class Classifier:
-    name: str
+    spec: ModelSpec
     genres: list[str]
     features: FeaturesConfig
     mean: np.ndarray
     std: np.ndarray
-    model: Any  # torch.nn.Module for neural models, an sklearn pipeline for the others
+    model: Any  # a torch.nn.Module (spec.network) or a fitted scikit-learn estimator
     info: dict = field(default_factory=dict)
     device: str = "cpu"  # where the neural model and the embedding network run
     temperature: float = 1.0  # track probabilities = softmax(track score / temperature)
 
     def track_probabilities(self, track_scores: np.ndarray) -> np.ndarray:
         """Calibrated genre probabilities from track scores (mean segment log-probabilities,
-        or the baseline's track log-probabilities); the ranking does not change."""
+        or an estimator's score of a track summary); the ranking does not change."""
         from musicgenre.calibration import softmax
 
         return softmax(track_scores, self.temperature)
@@ -58,21 +61,20 @@ class Classifier:
         return self
 
     @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
     def uses_embeddings(self) -> bool:
-        return self.name in EMBEDDING_MODELS
+        return self.spec.uses_embeddings
 
     @property
     def is_neural(self) -> bool:
-        return self.name != "baseline" and not self.uses_embeddings
-
-    @property
-    def averages_segments(self) -> bool:
-        """Whether a track's score is the mean of its segments' (all but the baseline)."""
-        return self.name != "baseline"
+        return self.spec.is_neural
 
     def inputs_from_audio(self, audio: np.ndarray) -> np.ndarray:
         """What this model reads for each segment of `audio` (at features.sample_rate)."""
-        from musicgenre.features import segment_embeddings, segments_from_audio
+        from musicgenre.features.extract import segment_embeddings, segments_from_audio
 
         if self.uses_embeddings:
             return segment_embeddings(audio, self.features, self.device)
@@ -83,13 +85,12 @@ class Classifier:
         log-probabilities."""
         if len(segments) == 0:
             return np.zeros((0, len(self.genres)), dtype=np.float32)
-        if self.uses_embeddings:
-            return self._sklearn_log_probs(np.asarray(segments))
         if not self.is_neural:
-            from musicgenre.models.baseline import summary_statistics
-
-            return self._sklearn_log_probs(np.stack([summary_statistics(s[None])
-                                                     for s in segments]))
+            summary = self.spec.track_summary
+            if summary is None:
+                return self._estimator_log_probs(np.asarray(segments))
+            # a segment alone, summarised as if it were a whole track
+            return self._estimator_log_probs(np.stack([summary(s[None]) for s in segments]))
         import torch
 
         self.model.eval()
@@ -103,13 +104,11 @@ class Classifier:
 
     def track_log_probs(self, segments: np.ndarray) -> np.ndarray:
         """All segments of one track -> [classes] track-level log-probabilities."""
-        if not self.averages_segments:
-            from musicgenre.models.baseline import summary_statistics
-
-            return self._sklearn_log_probs(summary_statistics(segments)[None])[0]
+        if not self.spec.averages_segments:
+            return self._estimator_log_probs(self.spec.track_summary(segments)[None])[0]
         return self.segment_log_probs(segments).mean(axis=0)
 
-    def _sklearn_log_probs(self, x: np.ndarray) -> np.ndarray:
+    def _estimator_log_probs(self, x: np.ndarray) -> np.ndarray:
         """predict_proba's columns follow the labels seen in training (`classes_`); put them
         in their genre's column, so a genre absent from training scores ~0 instead of
         shifting every later genre by one."""
@@ -118,36 +117,24 @@ class Classifier:
         return np.log(np.clip(proba, 1e-12, 1.0))
 
 
-def track_scores(segment_log_probs: np.ndarray, index: pd.DataFrame) -> pd.DataFrame:
-    """Average segment log-probabilities per track: one row per track_id, one column a class."""
-    frame = pd.DataFrame(segment_log_probs, index=index["track_id"].to_numpy())
-    return frame.groupby(level=0, sort=True).mean()
+def save_model(spec: ModelSpec, out_dir: Path, header: dict, model: Any) -> None:
+    """Write a trained model into `out_dir`: a network (`model`: its state dict) as
+    `model.pt` with `header` (format 1); a fitted estimator as `model.skops` (arrays and known
+    types, no pickle) plus `model.json`, the header (genres, feature parameters, config,
+    versions; format 2)."""
+    out_dir = Path(out_dir)
+    if spec.is_neural:
+        import torch
 
-
-def save_neural(path: Path, payload: dict) -> None:
-    import torch
-
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-
-
-def save_sklearn(out_dir: Path, header: dict, pipeline) -> None:
-    """A scikit-learn model as `model.skops` (arrays and known types, no pickle) plus
-    `model.json` (genres, feature parameters, config, versions)."""
+        with atomic_path(out_dir / NEURAL_FILE) as tmp:
+            torch.save({"format": 1, **header, "state_dict": model}, tmp)
+        return
     import skops.io
 
-    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(out_dir / SKLEARN_FILE) as tmp:
-        skops.io.dump(pipeline, tmp)
-    with atomic_path(out_dir / SKLEARN_HEADER) as tmp:
-        Path(tmp).write_text(json.dumps(header, indent=2, default=_json_default) + "\n")
-
-
-def _json_default(value):
-    if isinstance(value, np.generic | np.ndarray):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+        skops.io.dump(model, tmp)
+    write_json(out_dir / SKLEARN_HEADER, {"format": 2, **header})
 
 
 def _load_sklearn(path: Path) -> tuple[dict, Any]:
@@ -186,13 +173,11 @@ def load_classifier(path: Path) -> Classifier:
         else:
             import torch
 
-            from musicgenre.config import _convert
-            from musicgenre.models import CONFIGS, build_model
-
             payload = torch.load(path, map_location="cpu", weights_only=True)
-            cfg = _convert(CONFIGS[payload["model"]], payload["config"], payload["model"])
-            model = build_model(payload["model"], cfg, len(payload["mean"]),
-                                payload["segment_frames"], len(payload["genres"]))
+            spec = models.get(payload["model"])
+            cfg = parse(spec.config, payload["config"], payload["model"])
+            model = spec.network(cfg, len(payload["mean"]), payload["segment_frames"],
+                                 len(payload["genres"]))
             model.load_state_dict(payload["state_dict"])
             model.eval()
     except MusicGenreError:
@@ -202,7 +187,11 @@ def load_classifier(path: Path) -> Classifier:
         # TypeError on a mangled schema...); the message names the file either way.
         reason = " ".join(str(exc).split())[:200]
         raise MusicGenreError(f"{path}: not a usable checkpoint ({reason})") from None
-    features = FeaturesConfig(**payload["features"])
+    try:
+        spec = models.get(payload["model"])
+        features = parse(FeaturesConfig, payload["features"], "features")
+    except MusicGenreError as exc:
+        raise MusicGenreError(f"{path}: not a usable checkpoint ({exc})") from None
     info = {k: v for k, v in payload.items() if k not in ("state_dict", "pipeline")}
     calibration = path.parent / CALIBRATION_FILE
     temperature = 1.0
@@ -214,23 +203,20 @@ def load_classifier(path: Path) -> Classifier:
                                   f"({' '.join(str(exc).split())[:100]})") from None
         if not 0 < temperature < float("inf"):
             raise MusicGenreError(f"{calibration}: temperature must be > 0, got {temperature}")
-    return Classifier(payload["model"], list(payload["genres"]), features,
+    return Classifier(spec, list(payload["genres"]), features,
                       np.asarray(payload["mean"], dtype=np.float32),
                       np.asarray(payload["std"], dtype=np.float32), model, info,
                       temperature=temperature)
 
 
-def find_audio(paths: list[Path]) -> list[Path]:
+def expand_paths(paths: list[Path]) -> list[Path]:
     """Files as given (whatever their name, so bad ones get reported) and audio in folders."""
-    from musicgenre.audio import is_audio_name
+    from musicgenre.audio import find_audio
 
     found = []
     for path in paths:
         path = Path(path)
-        if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and is_audio_name(p))
-        else:
-            found.append(path)
+        found += find_audio(path) if path.is_dir() else [path]
     return found
 
 
@@ -241,7 +227,7 @@ def classify_file(classifier: Classifier, path: Path) -> np.ndarray:
     evenly spaced excerpts (audio.load_excerpts), so memory and time stay bounded."""
     from musicgenre.audio import SILENCE_DBFS, load_excerpts, rms_dbfs
     from musicgenre.errors import AudioError
-    from musicgenre.features import min_samples
+    from musicgenre.features.extract import min_samples
 
     path = Path(path)
     if not path.exists():
@@ -269,7 +255,7 @@ _LOADED: dict = {}
 def _load_for_worker(model_path: str, device: str) -> None:
     _LOADED["classifier"] = load_classifier(Path(model_path)).to(device)
     if _LOADED["classifier"].uses_embeddings:  # load the network once, not per file
-        from musicgenre.embeddings import load_musicnn
+        from musicgenre.features.musicnn import load_musicnn
 
         load_musicnn(_LOADED["classifier"].features.embedding)
 

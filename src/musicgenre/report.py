@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 
 from musicgenre import plots
-from musicgenre.atomic import write_text_atomic
+from musicgenre.atomic import write_json, write_text_atomic
 from musicgenre.errors import MusicGenreError
-from musicgenre.evaluate import most_confused
+from musicgenre.metrics import most_confused
 
 HEADLINE_KEYS = ("accuracy", "accuracy_ci95_low", "accuracy_ci95_high", "macro_f1",
                  "macro_precision", "macro_recall", "segment_accuracy", "segment_macro_f1",
@@ -75,9 +75,8 @@ def build_report(headline: str, models: list[str], reports: Path, raw_source: Pa
     tested = bool(head["n_tracks"])  # split.test = 0 leaves nothing to score here
 
     metrics = {"model": headline, **{k: head.get(k) for k in HEADLINE_KEYS}}
-    write_text_atomic(reports / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    write_text_atomic(reports / "models.json",
-        json.dumps(json.loads(table.to_json(orient="records")), indent=2) + "\n")
+    write_json(reports / "metrics.json", metrics)
+    write_json(reports / "models.json", json.loads(table.to_json(orient="records")))
 
     # Figures (PNG files beside the report); those of test scores only when there is a test.
     figs = {}

@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from musicgenre.atomic import write_json
 from musicgenre.audio import load_audio
 from musicgenre.augment import track_seed
-from musicgenre.evaluate import classification_metrics
-from musicgenre.features import fit_length
+from musicgenre.features.extract import fit_length
+from musicgenre.metrics import classification_metrics
 from musicgenre.parallel import OrderedPool, resolve_workers
 
 
@@ -85,3 +86,16 @@ def robustness_table(model_path: Path, genres: list[str], tracks: pd.DataFrame,
         rows.append({"condition": name, "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
                      "n_tracks": m["n_tracks"]})
     return pd.DataFrame(rows)
+
+
+def run_robustness(model_dir: Path, manifest: pd.DataFrame, split: pd.DataFrame, snr_db:
+                   list[float], semitones: list[float], seed: int, out: Path) -> pd.DataFrame:
+    """The robustness stage: the saved model on the test tracks of `split` under every
+    condition; writes `out` (JSON: the model and one record per condition)."""
+    from musicgenre.inference import load_classifier
+
+    classifier = load_classifier(model_dir)
+    tracks = split[split["split"] == "test"].merge(manifest[["id", "path"]], on="id")
+    table = robustness_table(model_dir, classifier.genres, tracks, snr_db, semitones, seed)
+    write_json(out, {"model": classifier.name, "conditions": table.to_dict("records")})
+    return table

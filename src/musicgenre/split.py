@@ -14,7 +14,6 @@ split says so. With `group_by: track` each genre gets its exact quota (`allocate
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
@@ -23,10 +22,10 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
 from musicgenre.artists import artist_key
-from musicgenre.atomic import atomic_path, write_text_atomic
+from musicgenre.atomic import atomic_path, write_json
 from musicgenre.config import SplitConfig
-from musicgenre.download import fetch
 from musicgenre.errors import MusicGenreError
+from musicgenre.fetch import fetch
 
 SPLITS = ("train", "val", "test")
 FAULT_FILTERED_FILES = {"train": "train_filtered.txt", "val": "valid_filtered.txt",
@@ -340,7 +339,7 @@ def write_split(table: pd.DataFrame, counts: pd.DataFrame, split_path: Path,
         with atomic_path(path) as tmp:
             frame.to_csv(tmp, index=False)
     if protocol_path is not None:
-        write_text_atomic(protocol_path, json.dumps(protocol, indent=2) + "\n")
+        write_json(protocol_path, protocol)
 
 
 def read_split(path: Path) -> pd.DataFrame:

@@ -1,40 +1,36 @@
-"""The train stage: fit one model on the training features, early-stopped on validation loss.
+"""The train stage: fit one model (any in the registry) on the training split.
 
-Neural models: Adam with weight decay, SpecAugment-style masks and mixup on training batches,
-a moving average of the weights (what is validated and saved), early stopping with patience
-from min_epochs on, the best epoch's weights kept. Every epoch's train/validation
-loss and accuracy are logged with dvclive for `dvc plots`. Seeded end to end, so the same
-params give the same weights and metrics on CPU. The baseline and the transfer model
-(scikit-learn) fit in one step.
+`fit_model` reads the model's spec: a network is trained by `train_neural`, the epoch loop
+below, read top to bottom: Adam with weight decay, SpecAugment-style masks and mixup on
+training batches, a moving average of the weights (what is validated and saved), early
+stopping on validation loss with patience from min_epochs on, the best epoch's weights kept.
+Every epoch's train/validation loss and accuracy are logged with dvclive for `dvc plots`.
+A scikit-learn estimator is fitted in one step (`fit_estimator`). Seeded end to end, so the
+same params give the same weights and metrics on CPU. Every model's temperature is then
+fitted on the validation tracks (calibration.py).
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from musicgenre.atomic import write_text_atomic
+from musicgenre.atomic import write_json
 from musicgenre.config import TrainConfig
 from musicgenre.errors import MusicGenreError
-from musicgenre.features import load_meta, load_split, normalize
-from musicgenre.inference import (
-    CALIBRATION_FILE,
-    NEURAL_FILE,
-    Classifier,
-    load_classifier,
-    save_neural,
-    save_sklearn,
-    track_scores,
-)
+from musicgenre.features.store import load_meta, load_split, normalize
+from musicgenre.inference import CALIBRATION_FILE, Classifier, load_classifier, save_model
+from musicgenre.metrics import track_accuracy
+from musicgenre.models.spec import ModelSpec
+from musicgenre.versions import package_versions
 
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")  # dvclive must not phone home from a stage
 
@@ -99,8 +95,8 @@ def spec_augment(x, cfg, generator):
 class WeightAverage:
     """An exponential moving average of a model's weights (and batch-norm statistics).
 
-    On small data the weights swing from epoch to epoch (validation track accuracy 0.5 <-> 0.9
-    on the dev folds); the average sits in the middle of those swings. It is what gets
+    On small data the weights swing from epoch to epoch (docs/results.md shows how far); the
+    average sits in the middle of those swings. It is what gets
     validated, early-stopped and saved. The decay warms up so early steps are not dominated
     by the random initial weights.
     """
@@ -125,12 +121,6 @@ class WeightAverage:
                     avg.lerp_(new, 1.0 - decay)
                 else:  # counters such as num_batches_tracked
                     avg.copy_(new)
-
-
-def accuracy_by_track(log_probs: np.ndarray, index: pd.DataFrame) -> float:
-    scores = track_scores(log_probs, index)
-    truth = index.groupby("track_id")["label"].first().loc[scores.index]
-    return float((scores.to_numpy().argmax(axis=1) == truth.to_numpy()).mean())
 
 
 def _evaluate(model, x, labels, mean, std, fabric=None,
@@ -223,13 +213,12 @@ def train_step(model, optimizer, x_raw: np.ndarray, y: np.ndarray, mean: np.ndar
     return loss.item(), int((logits.argmax(dim=1) == yb).sum().item())
 
 
-def train_neural(name: str, model_cfg, cfg: TrainConfig, seed: int, data: TrainingData,
+def train_neural(spec: ModelSpec, model_cfg, cfg: TrainConfig, seed: int, data: TrainingData,
                  out_dir: Path, live_dir: Path, progress: bool = True) -> dict:
     import torch
     from dvclive import Live
 
     from musicgenre.devices import make_fabric
-    from musicgenre.models import build_model
 
     seed_everything(seed)
     if cfg.threads:
@@ -242,7 +231,8 @@ def train_neural(name: str, model_cfg, cfg: TrainConfig, seed: int, data: Traini
     y_train = idx_train["label"].to_numpy(np.int64)
     y_val = idx_val["label"].to_numpy(np.int64)
     n_classes = len(meta["genres"])
-    model = build_model(name, model_cfg, x_train.shape[1], x_train.shape[2], n_classes)
+    name = spec.name
+    model = spec.network(model_cfg, x_train.shape[1], x_train.shape[2], n_classes)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     model, optimizer = fabric.setup(model, optimizer)
     rng = np.random.default_rng(seed)
@@ -280,7 +270,7 @@ def train_neural(name: str, model_cfg, cfg: TrainConfig, seed: int, data: Traini
                 "train/accuracy": correct / len(order),
                 "val/loss": val_loss,
                 "val/accuracy": float((val_log_probs.argmax(axis=1) == y_val).mean()),
-                "val/track_accuracy": accuracy_by_track(val_log_probs, idx_val),
+                "val/track_accuracy": track_accuracy(val_log_probs, idx_val),
             }
             for key, value in metrics.items():
                 live.log_metric(key, round(value, 6))
@@ -289,7 +279,7 @@ def train_neural(name: str, model_cfg, cfg: TrainConfig, seed: int, data: Traini
                       f"val loss {val_loss:.4f} val track acc "
                       f"{metrics['val/track_accuracy']:.3f}", file=sys.stderr)
             # A validation set of a few tracks can score an underfit early epoch best by
-            # chance (dev folds: epoch 2 of 12, 5/10 test tracks); like Keras' start_from_epoch,
+            # chance (docs/results.md has a case); like Keras' start_from_epoch,
             # the watch starts at min_epochs (or the last epoch, if that comes first).
             # Nothing left to learn: every validation track right with a validation loss at
             # most stop_val_loss (synthetic data gets there in a few epochs; real music with
@@ -315,106 +305,92 @@ def train_neural(name: str, model_cfg, cfg: TrainConfig, seed: int, data: Traini
                    "parameters": sum(p.numel() for p in model.parameters())}
         live.summary.update({"best": summary})
 
-    save_neural(Path(out_dir) / NEURAL_FILE, {
-        "format": 1, "model": name, "config": asdict(model_cfg), "state_dict": best["state"],
-        **data.checkpoint_header(), "train": asdict(cfg), "seed": seed, "summary": summary,
-        "versions": _versions(), "device": fabric.device.type,
-    })
+    save_model(spec, out_dir, {
+        "model": name, "config": asdict(model_cfg), **data.checkpoint_header(),
+        "train": asdict(cfg), "seed": seed, "summary": summary,
+        "versions": package_versions("torch", "librosa", "sklearn", "numpy"),
+        "device": fabric.device.type}, best["state"])
     _write_timing(live_dir, name, epoch_seconds, device=fabric.device.type)
     calibrate(out_dir, data)
     return summary
 
 
-def train_baseline(cfg, seed: int, data: TrainingData, out_dir: Path, live_dir: Path) -> dict:
-    from musicgenre.models.baseline import build_classifier, summary_statistics
-
-    x_train, idx_train, x_val, idx_val = data.x_train, data.idx_train, data.x_val, data.idx_val
-
-    def per_track(x, index):
-        groups = index.groupby(["track_id", "copy"], sort=True)["row"]
-        stats = np.stack([summary_statistics(x[rows.to_numpy()]) for _, rows in groups])
-        labels = index.groupby(["track_id", "copy"], sort=True)["label"].first().to_numpy()
-        return stats, labels
-
-    start = time.perf_counter()
-    pipeline = build_classifier(cfg, seed).fit(*per_track(x_train, idx_train))
-    seconds = time.perf_counter() - start
-    classifier = Classifier("baseline", data.meta["genres"], None, None, None, pipeline)
-    x_stats, y_val = per_track(x_val, idx_val)
-    track_acc = float((pipeline.predict(x_stats) == y_val).mean())
-    seg_log_probs = classifier.segment_log_probs(x_val)
-    summary = {"val_track_accuracy": round(track_acc, 6),
-               "val_accuracy": round(float((seg_log_probs.argmax(axis=1)
-                                            == idx_val["label"].to_numpy()).mean()), 6),
-               "parameters": int(sum(np.size(getattr(pipeline[-1], a, 0))
-                                     for a in ("coef_", "intercept_", "dual_coef_")))}
-    _save_sklearn("baseline", cfg, pipeline, seed, data, summary, out_dir, live_dir, seconds)
-    return summary
-
-
-def train_transfer(cfg, seed: int, data: TrainingData, out_dir: Path, live_dir: Path) -> dict:
-    """Fit the transfer model on every training segment's embedding (data from
-    `TrainingData.from_features_dir(..., embeddings=True)`)."""
-    from musicgenre.models.transfer import build_classifier
+def fit_estimator(spec: ModelSpec, cfg, seed: int, data: TrainingData, out_dir: Path,
+                  live_dir: Path) -> dict:
+    """Fit a scikit-learn model in one step: on one example per training track version (the
+    summary of its segments, with spec.track_summary) or per training segment."""
+    def examples(x, index):
+        if spec.track_summary is None:
+            return np.asarray(x), index["label"].to_numpy()
+        groups = index.groupby(["track_id", "copy"], sort=True)
+        stats = np.stack([spec.track_summary(x[rows.to_numpy()]) for _, rows in groups["row"]])
+        return stats, groups["label"].first().to_numpy()
 
     start = time.perf_counter()
-    pipeline = build_classifier(cfg).fit(np.asarray(data.x_train),
-                                         data.idx_train["label"].to_numpy())
+    estimator = spec.estimator(cfg, seed).fit(*examples(data.x_train, data.idx_train))
     seconds = time.perf_counter() - start
-    classifier = Classifier("transfer", data.meta["genres"], None, None, None, pipeline)
-    seg_log_probs = classifier.segment_log_probs(data.x_val)
-    summary = {"val_track_accuracy": round(accuracy_by_track(seg_log_probs, data.idx_val), 6),
+    classifier = Classifier(spec, data.meta["genres"], None, None, None, estimator)
+    from musicgenre.evaluate import score_tracks
+
+    _, labels, track_lp, seg_log_probs = score_tracks(classifier, data.x_val, data.idx_val)
+    final = estimator[-1] if hasattr(estimator, "steps") else estimator
+    summary = {"val_track_accuracy": round(float((track_lp.argmax(axis=1) == labels).mean()), 6),
                "val_accuracy": round(float((seg_log_probs.argmax(axis=1)
                                             == data.idx_val["label"].to_numpy()).mean()), 6),
-               "parameters": int(pipeline[-1].coef_.size + pipeline[-1].intercept_.size)}
-    _save_sklearn("transfer", cfg, pipeline, seed, data, summary, out_dir, live_dir, seconds)
+               "parameters": int(sum(np.size(getattr(final, a, 0))
+                                     for a in ("coef_", "intercept_", "dual_coef_")))}
+    live_dir = Path(live_dir)
+    write_json(live_dir / "metrics.json", {"best": summary})
+    save_model(spec, out_dir, {
+        "model": spec.name, "config": asdict(cfg), **data.checkpoint_header(), "seed": seed,
+        "summary": summary,
+        "versions": package_versions("torch", "librosa", "sklearn", "numpy")}, estimator)
+    _write_timing(live_dir, spec.name, [seconds])
+    calibrate(out_dir, data)
     return summary
 
 
-# scikit-learn models: fitted in one step, no epochs to choose
-ONE_STEP_FITS = {"baseline": train_baseline, "transfer": train_transfer}
+def fit_model(spec: ModelSpec, params: dict, data: TrainingData, out_dir: Path,
+              live_dir: Path, progress: bool = True, epochs: int | None = None) -> dict:
+    """Fit `spec`'s model with `params` (seed, train and the model's own section, as
+    load_params gives them). `epochs`: train a network for exactly that many epochs, the last
+    one kept (a refit on training + validation tracks, where nothing is left to validate on)."""
+    if not spec.is_neural:
+        return fit_estimator(spec, params[spec.name], params["seed"], data, out_dir, live_dir)
+    cfg = params["train"]
+    if epochs is not None:
+        # min_epochs = epochs: no earlier epoch can be picked and nothing stops sooner;
+        # stop_val_loss 0: the validation tracks are trained on, so they would stop it early.
+        cfg = replace(cfg, epochs=epochs, min_epochs=epochs, patience=epochs, stop_val_loss=0.0)
+    return train_neural(spec, params[spec.name], cfg, params["seed"], data, out_dir, live_dir,
+                        progress=progress)
 
 
-def _save_sklearn(name: str, cfg, pipeline, seed: int, data: TrainingData, summary: dict,
-                  out_dir: Path, live_dir: Path, seconds: float) -> None:
-    """Checkpoint, metrics and timing of a scikit-learn model (fitted in one step)."""
-    live_dir = Path(live_dir)
-    live_dir.mkdir(parents=True, exist_ok=True)
-    (live_dir / "metrics.json").write_text(json.dumps({"best": summary}, indent=2) + "\n")
-    save_sklearn(Path(out_dir), {
-        "format": 2, "model": name, "config": asdict(cfg), **data.checkpoint_header(),
-        "seed": seed, "summary": summary, "versions": _versions()}, pipeline)
-    _write_timing(live_dir, name, [seconds])
-    calibrate(out_dir, data)
+def train_model(spec: ModelSpec, params: dict, features_dir: Path, out_dir: Path,
+                live_dir: Path) -> dict:
+    """The train stage: read the feature store's train/val splits (the segments' features,
+    or their embeddings if the model reads those) and fit the model."""
+    data = TrainingData.from_features_dir(features_dir, spec.uses_embeddings)
+    return fit_model(spec, params, data, out_dir, live_dir)
 
 
 def calibrate(model_dir: Path, data: TrainingData) -> dict:
     """Fit the saved model's temperature on the validation tracks (see calibration.py) and
     write it beside the checkpoint, where load_classifier finds it."""
     from musicgenre.calibration import calibration_summary
-    from musicgenre.evaluate import track_log_scores
+    from musicgenre.evaluate import score_tracks
 
     classifier = load_classifier(model_dir)
-    _, labels, scores, _ = track_log_scores(classifier, np.asarray(data.x_val), data.idx_val)
+    _, labels, scores, _ = score_tracks(classifier, np.asarray(data.x_val), data.idx_val)
     summary = calibration_summary(scores, labels)
-    write_text_atomic(Path(model_dir) / CALIBRATION_FILE, json.dumps(summary, indent=2) + "\n")
+    write_json(Path(model_dir) / CALIBRATION_FILE, summary)
     return summary
 
 
 def _write_timing(live_dir: Path, name: str, epoch_seconds: list[float],
                   device: str = "cpu") -> None:
     """Wall-clock times are kept apart from metrics: they differ between identical runs."""
-    timing = {"model": name, "device": device, "epochs": len(epoch_seconds),
-              "mean_epoch_seconds": round(float(np.mean(epoch_seconds)), 3),
-              "total_seconds": round(float(np.sum(epoch_seconds)), 3)}
-    (Path(live_dir) / "timing.json").write_text(json.dumps(timing, indent=2) + "\n")
-
-
-def _versions() -> dict:
-    import librosa
-    import sklearn
-    import torch
-
-    return {"torch": str(torch.__version__), "librosa": librosa.__version__,
-            "scikit-learn": sklearn.__version__, "numpy": np.__version__,
-            "python": sys.version.split()[0]}
+    write_json(Path(live_dir) / "timing.json", {
+        "model": name, "device": device, "epochs": len(epoch_seconds),
+        "mean_epoch_seconds": round(float(np.mean(epoch_seconds)), 3),
+        "total_seconds": round(float(np.sum(epoch_seconds)), 3)})

@@ -9,7 +9,6 @@ Byte-identical duplicates are reported, not dropped: the split keeps each group 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 from collections import defaultdict
@@ -20,8 +19,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from musicgenre.atomic import atomic_path, write_text_atomic
-from musicgenre.audio import is_audio_name, load_audio, read_info, rms_dbfs
+from musicgenre.atomic import atomic_path, write_json
+from musicgenre.audio import find_labelled_audio, load_audio, read_info, rms_dbfs
 from musicgenre.config import ValidateConfig
 from musicgenre.errors import AudioError, MusicGenreError, ValidationFailed
 
@@ -52,7 +51,7 @@ def scan_file(path: Path, genre: str) -> dict:
 
 def scan_folder(genres_dir: Path, progress: bool = True) -> pd.DataFrame:
     """One manifest row per `<genre>/<file>` audio file under `genres_dir`."""
-    files = sorted(p for p in Path(genres_dir).glob("*/*") if p.is_file() and is_audio_name(p))
+    files, _ = find_labelled_audio(genres_dir)
     if not files:
         raise MusicGenreError(f"{genres_dir}: no audio files in <genre>/ folders")
     rows = [scan_file(p, p.parent.name)
@@ -234,7 +233,7 @@ def validate_dataset(genres_dir: Path, cfg: ValidateConfig, genres: list[str],
         "success": not bad_files and not low_genres,
         "data_docs": (docs_dir / "index.html").as_posix(),
     }
-    write_text_atomic(Path(report_dir) / "summary.json", json.dumps(summary, indent=2) + "\n")
+    write_json(Path(report_dir) / "summary.json", summary)
     with atomic_path(manifest_path) as tmp:
         manifest[MANIFEST_COLUMNS].to_csv(tmp, index=False)
 

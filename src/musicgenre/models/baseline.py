@@ -11,6 +11,7 @@ from typing import Literal
 import numpy as np
 
 from musicgenre.errors import ConfigError
+from musicgenre.models.spec import ModelSpec
 
 
 @dataclass
@@ -41,3 +42,7 @@ def build_classifier(cfg: BaselineConfig, seed: int):
     else:
         model = LogisticRegression(C=cfg.C, max_iter=5000)
     return make_pipeline(StandardScaler(), model)
+
+
+SPEC = ModelSpec("baseline", BaselineConfig, estimator=build_classifier,
+                 track_summary=summary_statistics)

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from musicgenre.models.blocks import check_channels, check_dropout, conv_stack
+from musicgenre.models.spec import ModelSpec
 
 
 @dataclass
@@ -38,3 +39,6 @@ class CNN(nn.Module):
         # Mean and max over the remaining (feature, time) grid: average level and peak presence.
         pooled = torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
         return self.head(pooled)
+
+
+SPEC = ModelSpec("cnn", CNNConfig, network=CNN)

@@ -10,6 +10,7 @@ from torch import nn
 from musicgenre.errors import ConfigError
 from musicgenre.models.blocks import check_channels, check_dropout, conv_stack
 from musicgenre.models.rnn import AttentionPool, pool_sequence
+from musicgenre.models.spec import ModelSpec
 
 
 @dataclass
@@ -49,3 +50,6 @@ class CRNN(nn.Module):
         h = h.amax(dim=2).transpose(1, 2)  # any frequency left is max-pooled: [B, T', C]
         h, _ = self.rnn(h)
         return self.head(pool_sequence(h, self.cfg.pooling, self.attention))
+
+
+SPEC = ModelSpec("crnn", CRNNConfig, network=CRNN)

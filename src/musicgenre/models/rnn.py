@@ -8,6 +8,7 @@ from torch import nn
 
 from musicgenre.errors import ConfigError
 from musicgenre.models.blocks import check_dropout
+from musicgenre.models.spec import ModelSpec
 
 
 @dataclass
@@ -60,3 +61,6 @@ class RNN(nn.Module):
         """x: [batch, rows, frames] -> logits; the LSTM steps over frames."""
         h, _ = self.lstm(self.input_norm(x.transpose(1, 2)))
         return self.head(pool_sequence(h, self.cfg.pooling, self.attention))
+
+
+SPEC = ModelSpec("rnn", RNNConfig, network=RNN)

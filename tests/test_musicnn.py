@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from musicgenre.config import FeaturesConfig
-from musicgenre.embeddings import embed_segments, load_musicnn, log_mel, patch_frames
-from musicgenre.features import segment_embeddings, segments_from_audio
-from musicgenre.tfcheckpoint import CheckpointError, read_checkpoint
+from musicgenre.features.extract import segment_embeddings, segments_from_audio
+from musicgenre.features.musicnn import embed_segments, load_musicnn, log_mel, patch_frames
+from musicgenre.features.tfcheckpoint import CheckpointError, read_checkpoint
 
 REFERENCE = Path(__file__).parent / "data" / "musicnn_reference.json"
 
@@ -88,16 +88,16 @@ def test_a_bit_flip_in_the_tensor_data_fails_its_crc(tmp_path):
 
 
 def test_a_checkpoint_of_another_network_is_refused(tmp_path, monkeypatch):
-    from musicgenre import embeddings
+    from musicgenre.features import musicnn
 
     weights = read_checkpoint(_prefix("MSD_musicnn"))
     del weights["dense_1/kernel"]
     with pytest.raises(CheckpointError, match="not the musicnn network"):
-        embeddings.network_from_weights(weights, "somewhere/MSD_musicnn")
+        musicnn.network_from_weights(weights, "somewhere/MSD_musicnn")
     weights = read_checkpoint(_prefix("MSD_musicnn"))
     weights["conv2d_5/kernel"] = weights["conv2d_5/kernel"][:, :500]  # fewer input maps
     with pytest.raises(CheckpointError, match="somewhere/MSD_musicnn: not the musicnn network"):
-        embeddings.network_from_weights(weights, "somewhere/MSD_musicnn")
+        musicnn.network_from_weights(weights, "somewhere/MSD_musicnn")
 
 
 @pytest.mark.parametrize("name", ["MSD_musicnn", "MTT_musicnn"])

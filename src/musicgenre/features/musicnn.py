@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from musicgenre.config import EMBEDDING_DIM, EMBEDDINGS
 from musicgenre.errors import ConfigError
-from musicgenre.tfcheckpoint import CheckpointError, read_checkpoint
+from musicgenre.features.components import EMBEDDING_DIM, EMBEDDINGS
+from musicgenre.features.tfcheckpoint import CheckpointError, read_checkpoint
 
 SAMPLE_RATE = 16000
 N_FFT = 512

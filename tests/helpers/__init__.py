@@ -1,0 +1,1 @@
+"""Helpers shared by tests and benchmarks (fixtures themselves live in conftest.py)."""

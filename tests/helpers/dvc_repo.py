@@ -1,0 +1,61 @@
+"""A temporary git + DVC copy of the project, and running commands in it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from helpers.paths import ROOT
+
+PROJECT_FILES = ["dvc.yaml", "params.yaml", ".dvcignore", "stages", "src", ".dvc/config",
+                 ".dvc/.gitignore", ".gitignore"]
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True, **kw) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, **kw)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n"
+                             f"{proc.stderr}")
+    return proc
+
+
+def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    return run([str(Path(sys.executable).parent / "dvc"), *args], cwd, check=check)
+
+
+def update_params(repo: Path, changes: dict[str, object]) -> None:
+    """Set dotted keys in the repo's params.yaml (like `dvc exp run -S`)."""
+    path = repo / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    for dotted, value in changes.items():
+        node = params
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def make_project_copy(repo: Path) -> Path:
+    """A git + DVC repo at `repo` holding a copy of the project's pipeline files."""
+    repo.mkdir()
+    for name in PROJECT_FILES:
+        src = ROOT / name
+        dest = repo / name
+        if src.is_dir():
+            shutil.copytree(src, dest, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        elif src.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest)
+    run(["git", "init", "-q"], repo)
+    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], repo)
+    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init"], repo)
+    return repo
