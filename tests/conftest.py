@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from helpers.dvc_repo import make_project_copy
 from helpers.http_server import FileServer
 from helpers.paths import real_data_root
@@ -98,3 +99,66 @@ def trained(synthetic_features, tmp_path_factory):
                  "transfer": fit_estimator(transfer, transfer.config(), 5, embedded,
                                            out / "transfer", out / "live_transfer")}
     return out, summaries
+
+
+# --------------------------------------------------------------------------- quick models
+QUICK_SEED = 3
+
+
+@pytest.fixture(scope="session")
+def quick_split(synthetic_genres_dir):
+    """Manifest and split of the 30 six-second synthetic tracks: one per genre in each of
+    train, validation and test."""
+    from musicgenre.config import SplitConfig
+    from musicgenre.split import make_split
+    from musicgenre.validate import scan_folder
+
+    manifest = scan_folder(synthetic_genres_dir, progress=False)
+    split, counts = make_split(manifest, SplitConfig(train=0.4, val=0.3, test=0.3),
+                               seed=QUICK_SEED)
+    return manifest, split, counts
+
+
+@pytest.fixture(scope="session")
+def quick_features(quick_split, tmp_path_factory):
+    """Small log-mel features of the 30 synthetic tracks, no embeddings, no augmentation:
+    seconds to build, for fast tests of what comes after the features stage."""
+    from musicgenre.config import GTZAN_GENRES, AugmentConfig, FeaturesConfig
+    from musicgenre.features.build import extract_features
+
+    manifest, split, _ = quick_split
+    out = tmp_path_factory.mktemp("quick") / "features"
+    extract_features(manifest, split, GTZAN_GENRES,
+                     FeaturesConfig(n_mels=32, segment_s=2.0, segment_hop_s=1.0, workers=1),
+                     AugmentConfig(copies=0), QUICK_SEED, out, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def quick_models(quick_features, tmp_path_factory):
+    """A small cnn (2 epochs) and the baseline, fitted on quick_features: real models, in
+    seconds. Models in <out>/<name>, training logs in <out>/training/<name>."""
+    from dataclasses import replace
+
+    from musicgenre import models
+    from musicgenre.train import TrainingData, fit_estimator, train_neural
+
+    out = tmp_path_factory.mktemp("quick_models")
+    data = TrainingData.from_features_dir(quick_features)
+    train_neural(models.get("cnn"), small_model_cfg("cnn"),
+                 replace(FAST_TRAIN, epochs=2, min_epochs=1), QUICK_SEED, data, out / "cnn",
+                 out / "training" / "cnn", progress=False)
+    baseline = models.get("baseline")
+    fit_estimator(baseline, baseline.config(), QUICK_SEED, data, out / "baseline",
+                  out / "training" / "baseline")
+    return out
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that need the heavy session fixtures (120 tracks embedded with MusiCNN, a crnn
+    trained to convergence) are slow: `make test-fast` leaves them out, `make test` (CI)
+    runs them."""
+    heavy = {"synthetic_features", "trained"}
+    for item in items:
+        if heavy & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

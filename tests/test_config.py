@@ -2,9 +2,9 @@ import shutil
 
 import pytest
 import yaml
+
 from helpers.dvc_repo import run
 from helpers.paths import ROOT
-
 from musicgenre.config import load_params, load_section
 from musicgenre.errors import ConfigError
 

@@ -5,8 +5,8 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
-from helpers.training import FAST_TRAIN, small_model_cfg
 
+from helpers.training import FAST_TRAIN, small_model_cfg
 from musicgenre import models
 from musicgenre.config import GTZAN_GENRES, AugmentConfig, FeaturesConfig
 from musicgenre.crossval import cross_validate, format_crossval

@@ -1,4 +1,7 @@
-"""Classifying files: the worker pool gives what one process gives, in order, errors kept."""
+"""Classifying files: the worker pool gives what one process gives, in order, errors kept;
+checkpoints and audio are checked, and every failure is one line naming the file."""
+
+import re
 
 import numpy as np
 import pytest
@@ -15,9 +18,25 @@ def files(real_genres_dir, tmp_path_factory):
     return [picked[0], broken, *picked[1:]]
 
 
-@pytest.mark.parametrize("name", ["transfer", "crnn"])
-def test_pool_matches_one_process_in_order_and_reports_bad_files(trained, files, name):
-    model = trained[0] / name
+@pytest.fixture(scope="module")
+def quick_files(synthetic_genres_dir, tmp_path_factory):
+    picked = sorted(synthetic_genres_dir.glob("*/*.wav"))[::7]
+    broken = tmp_path_factory.mktemp("bad") / "broken.wav"
+    broken.write_bytes(b"RIFF....not audio")
+    return [picked[0], broken, *picked[1:]]
+
+
+@pytest.mark.parametrize("name", ["cnn", "baseline"])
+def test_pool_matches_one_process_in_order_and_reports_bad_files(quick_models, quick_files,
+                                                                 name):
+    _pool_matches_one_process(quick_models / name, quick_files)
+
+
+def test_pool_matches_one_process_with_embeddings_on_real_audio(trained, files):
+    _pool_matches_one_process(trained[0] / "transfer", files)
+
+
+def _pool_matches_one_process(model, files):
     one = list(classify_files(model, files, workers=1, progress=False))
     two = list(classify_files(model, files, workers=2, progress=False))
     assert [r[0] for r in one] == [r[0] for r in two] == [str(f) for f in files]
@@ -32,9 +51,9 @@ def test_pool_matches_one_process_in_order_and_reports_bad_files(trained, files,
     np.testing.assert_allclose(one[0][1], alone, atol=1e-4)
 
 
-def test_a_device_that_is_not_there_is_a_clear_error(trained, files):
+def test_a_device_that_is_not_there_is_a_clear_error(quick_models, quick_files):
     with pytest.raises(ConfigError, match="no CUDA device"):
-        list(classify_files(trained[0] / "transfer", files, device="cuda", progress=False))
+        list(classify_files(quick_models / "cnn", quick_files, device="cuda", progress=False))
 
 
 def test_allocator_tuning_is_harmless_to_repeat():
@@ -76,7 +95,7 @@ def test_a_pickle_in_a_model_directory_is_refused_unopened(tmp_path, name):
     assert not marker.exists()
 
 
-def test_a_skops_file_with_unknown_types_is_refused(trained, tmp_path):
+def test_a_skops_file_with_unknown_types_is_refused(quick_models, tmp_path):
     import shutil
 
     import skops.io
@@ -84,7 +103,7 @@ def test_a_skops_file_with_unknown_types_is_refused(trained, tmp_path):
     from musicgenre.errors import MusicGenreError
 
     model_dir = tmp_path / "baseline"
-    shutil.copytree(trained[0] / "baseline", model_dir)
+    shutil.copytree(quick_models / "baseline", model_dir)
     skops.io.dump({"pipeline": _RunsCode(tmp_path / "x")}, model_dir / "model.skops")
     with pytest.raises(MusicGenreError, match="not known to be safe to load"):
         load_classifier(model_dir)
@@ -144,3 +163,58 @@ def test_an_hour_long_file_is_read_as_bounded_excerpts(trained, real_genres_dir,
     assert peak < 200e6  # the whole hour at 22.05 kHz float32 alone would be 318 MB
     proba = classify_file(load_classifier(trained[0] / "transfer"), hour)
     assert proba.shape == (10,) and abs(proba.sum() - 1) < 1e-6
+
+
+@pytest.mark.parametrize(("name", "change", "message"), [
+    ("baseline", {"model": "nope"}, "model 'nope' is not registered"),
+    ("baseline", {"features": {"n_mels": "many"}}, r"features.n_mels: expected an integer"),
+    ("cnn", {"config": {"channels": [8], "kernel": 5}}, r"cnn.kernel: unknown key"),
+])
+def test_a_checkpoint_header_is_checked_like_params(quick_models, tmp_path, name, change,
+                                                    message):
+    """The model's name must be registered, and its config and feature parameters parse
+    with the same checks as params.yaml: one line naming the file and the key."""
+    import json
+    import shutil
+
+    import torch
+
+    from musicgenre.errors import MusicGenreError
+
+    model_dir = tmp_path / name
+    shutil.copytree(quick_models / name, model_dir)
+    if name == "cnn":
+        payload = torch.load(model_dir / "model.pt", weights_only=True)
+        payload.update(change)
+        torch.save(payload, model_dir / "model.pt")
+    else:
+        header = json.loads((model_dir / "model.json").read_text())
+        for key, value in change.items():
+            header[key] = {**header[key], **value} if isinstance(value, dict) else value
+        (model_dir / "model.json").write_text(json.dumps(header))
+    with pytest.raises(MusicGenreError, match=message) as caught:
+        load_classifier(model_dir)
+    assert str(model_dir) in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_unusable_audio_is_one_clear_error_and_long_files_are_bounded(quick_models, tmp_path):
+    import soundfile as sf
+
+    from musicgenre.errors import AudioError
+
+    classifier = load_classifier(quick_models / "cnn")
+    sr = classifier.features.sample_rate
+    rng = np.random.default_rng(0)
+    cases = {"short.wav": (0.1 * rng.standard_normal(sr // 4), "too short (0.25 s)"),
+             "silent.wav": (np.zeros(3 * sr), "silent or nearly (RMS -200.0 dBFS"),
+             "nan.wav": (np.r_[np.nan, 0.1 * rng.standard_normal(3 * sr)],
+                         "1 sample(s) are NaN or infinite")}
+    for name, (audio, message) in cases.items():
+        sf.write(tmp_path / name, audio.astype(np.float32), sr, subtype="FLOAT")
+        with pytest.raises(AudioError, match=re.escape(f"{tmp_path / name}: {message}")):
+            classify_file(classifier, tmp_path / name)
+    with pytest.raises(AudioError, match="no such file"):
+        classify_file(classifier, tmp_path / "absent.wav")
+    sf.write(tmp_path / "noise.wav", (0.1 * rng.standard_normal(4 * sr)).astype(np.float32), sr)
+    proba = classify_file(classifier, tmp_path / "noise.wav")
+    assert proba.shape == (10,) and proba.sum() == pytest.approx(1.0)

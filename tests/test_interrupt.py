@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from helpers.dvc_repo import dvc, update_params
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from helpers.dvc_repo import update_params
 from helpers.paths import ROOT
 

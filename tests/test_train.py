@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers.training import FAST_TRAIN, small_model_cfg
 
+from helpers.training import FAST_TRAIN, small_model_cfg
 from musicgenre import models
 from musicgenre.config import GTZAN_GENRES
 from musicgenre.evaluate import evaluate_classifier
@@ -61,6 +61,16 @@ def test_training_logs_curves_and_early_stops(trained):
     assert 1 <= summaries["crnn"]["best_epoch"] <= summaries["crnn"]["epochs_run"]
     metrics = json.loads((live / "metrics.json").read_text())
     assert metrics["best"]["best_epoch"] == summaries["crnn"]["best_epoch"]
+    # It stopped before the epoch budget, for one of the two reasons early stopping has:
+    # `patience` epochs without a better validation loss, or every validation track right
+    # with a loss at most stop_val_loss (then the epoch that got there is the last).
+    run, best = summaries["crnn"]["epochs_run"], summaries["crnn"]["best_epoch"]
+    assert run < FAST_TRAIN.epochs
+    val_loss = [float(line.split("\t")[1]) for line in loss[1:]]
+    accuracy = (live / "plots/metrics/val/track_accuracy.tsv").read_text().splitlines()[1:]
+    solved = (float(accuracy[best - 1].split("\t")[1]) == 1.0
+              and val_loss[best - 1] <= FAST_TRAIN.stop_val_loss)
+    assert run == best + FAST_TRAIN.patience or (solved and run == best), (run, best)
     timing = json.loads((live / "timing.json").read_text())
     assert timing["mean_epoch_seconds"] > 0
 

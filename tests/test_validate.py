@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+
 from helpers.dvc_repo import run
 from helpers.paths import ROOT
-
 from musicgenre.config import GTZAN_GENRES, ValidateConfig
 from musicgenre.errors import ValidationFailed
 from musicgenre.validate import validate_dataset

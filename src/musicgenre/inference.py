@@ -180,8 +180,10 @@ def load_classifier(path: Path) -> Classifier:
                                  len(payload["genres"]))
             model.load_state_dict(payload["state_dict"])
             model.eval()
-    except MusicGenreError:
-        raise
+    except MusicGenreError as exc:
+        if str(path) in str(exc):  # already names the file
+            raise
+        raise MusicGenreError(f"{path}: not a usable checkpoint ({exc})") from None
     except Exception as exc:  # noqa: BLE001 - any decoding failure is "not usable"
         # (torch and skops raise many types: UnpicklingError, zipfile.BadZipFile,
         # TypeError on a mangled schema...); the message names the file either way.

@@ -1,0 +1,95 @@
+"""The report stage on real evaluation outputs of two quickly trained models: the headline
+metrics file is the headline model's evaluation, the comparison matches every model's, and
+every figure the report shows exists."""
+
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from musicgenre.atomic import write_json
+from musicgenre.config import SplitConfig
+from musicgenre.evaluate import evaluate_classifier, evaluate_split
+from musicgenre.report import HEADLINE_KEYS, build_report
+from musicgenre.robustness import run_robustness
+from musicgenre.split import split_protocol, write_split
+
+MODELS = ["baseline", "cnn"]
+
+
+@pytest.fixture
+def reports(quick_models, quick_features, quick_split, tmp_path):
+    """reports/ as the stages before `report` leave it."""
+    manifest, split, counts = quick_split
+    out = tmp_path / "reports"
+    for name in MODELS:
+        evaluate_split(quick_models / name, quick_features, out / "eval" / name)
+        shutil.copytree(quick_models / "training" / name, out / "training" / name)
+    cfg = SplitConfig(train=0.4, val=0.3, test=0.3)
+    write_split(split, counts, tmp_path / "split.csv", out / "split_counts.csv",
+                split_protocol(split, cfg, counts), out / "split.json")
+    run_robustness(quick_models / "cnn", manifest, split, [10.0], [2.0], 1,
+                   out / "robustness.json")
+    write_json(out / "validation" / "summary.json", {
+        "n_files": 31, "n_kept": 30, "policy": "drop", "duplicate_groups": [],
+        "bad_files": [{"path": "genres/rock/bad.wav", "problems": ["unreadable"]}]})
+    write_json(tmp_path / "source.json", {"source": "synthetic", "n_tracks": 30})
+    return out
+
+
+def test_report_shows_the_pipeline_numbers(reports):
+    metrics = build_report("cnn", MODELS, reports, reports.parent / "source.json")
+    evaluated = {name: json.loads((reports / "eval" / name / "metrics.json").read_text())
+                 for name in MODELS}
+    headline = {"model": "cnn", **{k: evaluated["cnn"][k] for k in HEADLINE_KEYS}}
+    assert metrics == headline
+    assert json.loads((reports / "metrics.json").read_text()) == headline
+
+    table = json.loads((reports / "models.json").read_text())
+    assert [row["model"] for row in table] == MODELS
+    for row in table:
+        assert row["accuracy"] == pytest.approx(evaluated[row["model"]]["accuracy"])
+        live = json.loads((reports / "training" / row["model"] / "metrics.json").read_text())
+        assert row["val_track_accuracy"] == live["best"]["val_track_accuracy"]
+    assert table[1]["best_epoch"] == live["best"]["best_epoch"] and table[0]["best_epoch"] is None
+
+    text = (reports / "report.md").read_text()
+    acc = evaluated["cnn"]["accuracy"]
+    assert f"track-level test accuracy **{100 * acc:.1f}%**" in text
+    assert f"{evaluated['cnn']['n_tracks']} test tracks" in text
+    assert "Artists with tracks in both train and test" in text
+    assert "| `genres/rock/bad.wav` | unreadable |" in text
+    robustness = json.loads((reports / "robustness.json").read_text())
+    for row in robustness["conditions"]:
+        assert f"| {row['condition']} | {100 * row['accuracy']:.1f}% |" in text
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert len(images) == 2 + len(MODELS) + 2  # accuracy, per-genre, confusions, loss, robustness
+    for image in images:
+        assert (reports / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_without_a_test_split_the_report_says_so(reports, quick_models, quick_features):
+    from musicgenre.features.store import load_split
+    from musicgenre.inference import load_classifier
+
+    for name in MODELS:  # what evaluate writes when split.test is 0
+        classifier = load_classifier(quick_models / name)
+        x, index = load_split(quick_features, "test")
+        empty, _ = evaluate_classifier(classifier, np.asarray(x)[:0], index.iloc[:0])
+        write_json(reports / "eval" / name / "metrics.json", empty)
+    metrics = build_report("cnn", MODELS, reports, reports.parent / "source.json")
+    assert metrics["n_tracks"] == 0 and metrics["accuracy"] is None
+    text = (reports / "report.md").read_text()
+    assert "**No test split**" in text and "musicgenre evaluate" in text
+    assert "## Per-genre results" not in text and "## Robustness" not in text
+    assert not (reports / "figures" / "accuracy_by_model.png").exists()
+
+
+def test_a_missing_input_is_one_clear_error(reports):
+    from musicgenre.errors import MusicGenreError
+
+    (reports / "robustness.json").unlink()
+    with pytest.raises(MusicGenreError, match="robustness.json: missing; run the stages"):
+        build_report("cnn", MODELS, reports, reports.parent / "source.json")
