@@ -38,6 +38,8 @@ dvc: setup
 test: setup
 	$(BIN)/pytest
 
+# Leaves out end-to-end DVC runs and tests on the heavy fixtures (MusiCNN-embedded features,
+# a converged crnn, crossval); `make test` runs everything.
 test-fast: setup
 	$(BIN)/pytest -m "not slow"
 

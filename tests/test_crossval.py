@@ -70,6 +70,7 @@ def _params():
             "transfer": models.get("transfer").config()}
 
 
+@pytest.mark.slow  # three models, three folds, embeddings: about a minute
 def test_every_track_is_tested_once_and_final_models_refit_on_all_non_test_tracks(
         synthetic_genres_dir, tmp_path):
     names = ["baseline", "crnn", "transfer"]
