@@ -194,3 +194,14 @@ def test_an_epoch_trains_on_crops_not_on_every_segment(synthetic_features, tmp_p
         assert sum(seen) == expected, (crops, sum(seen), expected)
     ckpt = torch.load(tmp_path / "m1/model.pt", weights_only=True)
     assert ckpt["train"]["crops_per_track"] == 1 and ckpt["device"] == "cpu"
+
+
+def test_an_estimators_parameter_count_is_its_coefficients(quick_models):
+    """What the report lists as an estimator's parameters: its weights and biases, nothing
+    else (a missing attribute once counted as one)."""
+    from musicgenre.inference import load_classifier
+
+    classifier = load_classifier(quick_models / "baseline")
+    final = classifier.model[-1]
+    saved = json.loads((quick_models / "training/baseline/metrics.json").read_text())
+    assert saved["best"]["parameters"] == final.coef_.size + final.intercept_.size

@@ -26,6 +26,7 @@ from tqdm import tqdm
 from musicgenre.atomic import write_json
 from musicgenre.config import TrainConfig
 from musicgenre.errors import MusicGenreError
+from musicgenre.evaluate import score_tracks
 from musicgenre.features.store import load_meta, load_split, normalize
 from musicgenre.inference import CALIBRATION_FILE, Classifier, load_classifier, save_model
 from musicgenre.metrics import track_accuracy
@@ -330,14 +331,12 @@ def fit_estimator(spec: ModelSpec, cfg, seed: int, data: TrainingData, out_dir: 
     estimator = spec.estimator(cfg, seed).fit(*examples(data.x_train, data.idx_train))
     seconds = time.perf_counter() - start
     classifier = Classifier(spec, data.meta["genres"], None, None, None, estimator)
-    from musicgenre.evaluate import score_tracks
-
     _, labels, track_lp, seg_log_probs = score_tracks(classifier, data.x_val, data.idx_val)
     final = estimator[-1] if hasattr(estimator, "steps") else estimator
     summary = {"val_track_accuracy": round(float((track_lp.argmax(axis=1) == labels).mean()), 6),
                "val_accuracy": round(float((seg_log_probs.argmax(axis=1)
                                             == data.idx_val["label"].to_numpy()).mean()), 6),
-               "parameters": int(sum(np.size(getattr(final, a, 0))
+               "parameters": int(sum(np.size(getattr(final, a, ()))
                                      for a in ("coef_", "intercept_", "dual_coef_")))}
     live_dir = Path(live_dir)
     write_json(live_dir / "metrics.json", {"best": summary})
@@ -378,7 +377,6 @@ def calibrate(model_dir: Path, data: TrainingData) -> dict:
     """Fit the saved model's temperature on the validation tracks (see calibration.py) and
     write it beside the checkpoint, where load_classifier finds it."""
     from musicgenre.calibration import calibration_summary
-    from musicgenre.evaluate import score_tracks
 
     classifier = load_classifier(model_dir)
     _, labels, scores, _ = score_tracks(classifier, np.asarray(data.x_val), data.idx_val)
