@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["bench_features.py", "bench_embeddings.py", "bench_training.py",
+BENCHMARKS = ["bench_features.py", "bench_embeddings.py", "bench_cluster.py", "bench_training.py",
               "bench_predict.py"]
 
 for script in BENCHMARKS:

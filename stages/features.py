@@ -16,10 +16,11 @@ def main() -> None:
     parser.add_argument("--split", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True, help="features directory")
     args = parser.parse_args()
-    params = load_params("seed", "genres", "features", "augment")
+    params = load_params("seed", "genres", "features", "augment", "cluster")
     meta = extract_features(read_manifest(args.manifest), read_split(args.split),
                             params["genres"], params["features"], params["augment"],
-                            params["seed"], args.out)
+                            params["seed"], args.out,
+                            cluster_address=params["cluster"].address)
     for name, counts in meta["splits"].items():
         print(f"features: {name}: {counts['tracks']} tracks, {counts['segments']} segments "
               f"({counts['augmented_segments']} augmented)")

@@ -1,14 +1,17 @@
 """Training-set augmentation with audiomentations, seeded per track and copy.
 
 The seed of each augmented copy comes from the global seed, the track id and the copy number
-through a stable hash, so the result depends neither on the worker count nor on the order in
-which tracks are processed.
+through a stable hash, so the result depends neither on the worker count, nor on the order in
+which tracks are processed, nor on where (a local process or a Dask worker).
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
+import sys
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -33,9 +36,34 @@ def build_augmenter(cfg: AugmentConfig):
     ])
 
 
+_ONE_AT_A_TIME = threading.Lock()
+
+
 def augment(augmenter, audio: np.ndarray, sample_rate: int, seed: int) -> np.ndarray:
-    # audiomentations draws from the global `random` and `numpy.random` generators.
-    random.seed(seed)
-    np.random.seed(seed)
-    out = augmenter(samples=audio, sample_rate=sample_rate)
+    """One augmented copy of `audio`, the same for the same seed in any process or thread.
+
+    audiomentations draws from the module-level `random` and `numpy.random` generators.
+    Python's is shared with every other thread of the process, and a Dask worker's event loop
+    draws from it while a job runs (measured: other augmentations on a cluster), so for this
+    call audiomentations' modules get a private generator seeded alike, which gives the same
+    numbers a seeded global one would. numpy's global generator is seeded under a lock (no
+    other thread draws from it)."""
+    private = random.Random(seed)
+    with _ONE_AT_A_TIME, _audiomentations_random(private):
+        np.random.seed(seed)
+        out = augmenter(samples=audio, sample_rate=sample_rate)
     return np.ascontiguousarray(out, dtype=np.float32)
+
+
+@contextmanager
+def _audiomentations_random(generator: random.Random):
+    """Point the `random` name of every loaded audiomentations module at `generator`."""
+    modules = [m for name, m in list(sys.modules.items())
+               if name.split(".")[0] == "audiomentations" and vars(m).get("random") is random]
+    for module in modules:
+        module.random = generator
+    try:
+        yield
+    finally:
+        for module in modules:
+            module.random = random

@@ -310,6 +310,18 @@ class TrainConfig:
 
 
 @dataclass
+class ClusterConfig:
+    """Where per-track feature work runs: local processes, or a Dask cluster."""
+
+    address: str | None = None  # a Dask scheduler, e.g. tcp://host:8786; null: local
+
+    def check(self, key: str) -> None:
+        if self.address is not None and "://" not in self.address:
+            raise ConfigError(f"{key}.address: a scheduler address like tcp://host:8786, "
+                              f"or null, got {self.address!r}")
+
+
+@dataclass
 class RobustnessConfig:
     snr_db: list[float] = field(default_factory=lambda: [30.0, 20.0, 10.0])
     pitch_semitones: list[float] = field(default_factory=lambda: [-2.0, 2.0])
@@ -330,6 +342,7 @@ SECTIONS: dict[str, Any] = {
     "split": SplitConfig,
     "features": FeaturesConfig,
     "augment": AugmentConfig,
+    "cluster": ClusterConfig,
 }
 
 

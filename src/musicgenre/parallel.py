@@ -1,4 +1,5 @@
-"""Per-track work in order on local worker processes, each limited to one CPU thread.
+"""Per-track work in order on local worker processes, each limited to one CPU thread, or on
+the workers of a Dask cluster.
 
 Used by the features stage and by `predict`/`evaluate`. Every path, a worker process or the
 caller's own process (workers = 1), runs the work under the same limits: one BLAS thread and
@@ -7,6 +8,10 @@ bits of results (measured: one float16 step in 11 of 60 feature rows between 1 w
 threads and 2 workers with 1), and N workers with N threads each on N cores oversubscribe them.
 At most 2 x workers jobs are in flight, so finished results never pile up in memory while an
 earlier, slower track is still being processed.
+
+Given a Dask scheduler address, the same window of jobs goes to that cluster through
+`distributed`'s executor: the scheduler places the jobs, and reruns those of a worker that
+dies; a worker plugin prepares every worker (restarted ones too) exactly like a local one.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
@@ -59,13 +65,19 @@ class OrderedPool:
     undoes it in the caller's process."""
 
     def __init__(self, workers: int, setup: Callable, setup_args: tuple = (),
-                 teardown: Callable | None = None) -> None:
+                 teardown: Callable | None = None, address: str | None = None) -> None:
         self.workers = resolve_workers(workers)
         self.setup, self.setup_args, self.teardown = setup, setup_args, teardown
-        self.pool: ProcessPoolExecutor | None = None
+        self.address = address  # a Dask scheduler: run the jobs on its workers
+        self.pool = None  # a concurrent.futures executor, or None: this process
+        self.client = None
 
     def __enter__(self) -> OrderedPool:
-        if self.workers > 1:
+        if self.address:
+            self.client = _dask_client(self.address, self.setup, self.setup_args)
+            self.pool = self.client.get_executor(pure=False)
+            self.workers = max(1, sum(self.client.nthreads().values()))
+        elif self.workers > 1:
             self.pool = ProcessPoolExecutor(self.workers, initializer=_setup_worker,
                                             initargs=(self.setup, self.setup_args))
         else:
@@ -73,6 +85,9 @@ class OrderedPool:
         return self
 
     def __exit__(self, exc_type, *exc) -> None:
+        if self.client is not None:
+            self.client.close()  # cancels what is still queued on the cluster
+            return
         if self.pool is not None:
             if exc_type is not None and not issubclass(exc_type, Exception):
                 # Ctrl-C (or exit): stop now. Waiting for the running tasks, or for Python's
@@ -98,6 +113,8 @@ class OrderedPool:
                     yield fn(job)
                     bar.update()
                 return
+            if self.client is not None:
+                fn = partial(_on_one_thread, fn)
             pending: deque = deque()
             todo = iter(jobs)
             for job in todo:
@@ -113,6 +130,43 @@ class OrderedPool:
                 bar.update()
         finally:
             bar.close()
+
+
+def _on_one_thread(fn: Callable, job):
+    """Run one job under the one-thread limits on the thread that runs it. A Dask worker runs
+    jobs on threads of its own, and OpenMP's thread count is a per-thread setting: limits set
+    when the worker started would not reach them (measured: other bits in augmented rows)."""
+    with threadpool_limits(1):
+        if "torch" in sys.modules:
+            import torch
+
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                return fn(job)
+            finally:
+                torch.set_num_threads(threads)
+        return fn(job)
+
+
+def _dask_client(address: str, setup: Callable, args: tuple):
+    """A client of the scheduler at `address`, its workers prepared by `setup(*args)`."""
+    from distributed import Client
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    from musicgenre.errors import MusicGenreError
+
+    class PrepareWorker(WorkerPlugin):
+        def setup(self, worker) -> None:
+            _setup_worker(setup, args)
+
+    try:
+        client = Client(address, timeout="10s")
+    except OSError as exc:
+        raise MusicGenreError(f"cluster.address: no Dask scheduler answers at {address} "
+                              f"({' '.join(str(exc).split())[:200]})") from None
+    client.register_plugin(PrepareWorker(), name="musicgenre-prepare-worker")
+    return client
 
 
 def _setup_worker(setup: Callable, args: tuple) -> None:

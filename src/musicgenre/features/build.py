@@ -70,16 +70,18 @@ def _work(job: tuple[str, str, int]) -> dict:
 
 
 def track_pool(cfg: FeaturesConfig, aug_cfg: AugmentConfig, seed: int,
-               workers: int) -> OrderedPool:
-    """The worker pool that runs `_work` over (path, track id, copies) jobs."""
-    return OrderedPool(workers, _init_worker, (cfg, aug_cfg, seed), _WORKER.clear)
+               workers: int, address: str | None = None) -> OrderedPool:
+    """The worker pool that runs `_work` over (path, track id, copies) jobs: `workers` local
+    processes, or the workers of the Dask scheduler at `address`."""
+    return OrderedPool(workers, _init_worker, (cfg, aug_cfg, seed), _WORKER.clear, address)
 
 
 def extract_features(manifest: pd.DataFrame, split: pd.DataFrame, genres: list[str],
                      cfg: FeaturesConfig, aug_cfg: AugmentConfig, seed: int, out_dir: Path,
-                     progress: bool = True) -> dict:
+                     progress: bool = True, cluster_address: str | None = None) -> dict:
     """Write `<split>.npy` + `<split>.csv` per split and `meta.json` into `out_dir` (built
-    under a temporary name, renamed when complete)."""
+    under a temporary name, renamed when complete). With `cluster_address` the tracks are
+    processed by that Dask cluster's workers, which must read the manifest's audio paths."""
     tracks = split.merge(manifest[["id", "path"]], on="id", how="left", validate="one_to_one")
     missing = tracks[tracks["path"].isna()]["id"].tolist()
     if missing:
@@ -91,7 +93,7 @@ def extract_features(manifest: pd.DataFrame, split: pd.DataFrame, genres: list[s
     stats = RunningStats(cfg.n_rows)
     report: dict = {"splits": {}, "dropped_short": [], "padded_short": [], "unreadable": []}
     with atomic_dir(out_dir) as work:
-        with track_pool(cfg, aug_cfg, seed, cfg.workers) as pool:
+        with track_pool(cfg, aug_cfg, seed, cfg.workers, cluster_address) as pool:
             for split_name in SPLITS:  # train first: its rows define the normalisation
                 _extract_split(tracks[tracks["split"] == split_name], split_name, pool, cfg,
                                aug_cfg, label_of, stats, report, work, progress)
