@@ -292,6 +292,8 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads; 0: torch's default
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     precision: Literal["auto", "32-true", "bf16-mixed", "16-mixed"] = "auto"
+    devices: int = 1  # data-parallel processes per machine (GPUs, or CPU processes)
+    num_nodes: int = 1  # machines; more than one needs torchrun or SLURM to start them
 
     def check(self, key: str) -> None:
         for name in ("epochs", "batch_size", "lr", "patience"):
@@ -304,6 +306,8 @@ class TrainConfig:
                               "threads must be >= 0")
         if not 0 <= self.label_smoothing < 1:
             raise ConfigError(f"{key}.label_smoothing: must be in [0, 1)")
+        if self.devices < 1 or self.num_nodes < 1:
+            raise ConfigError(f"{key}.devices and {key}.num_nodes: must be >= 1")
         if self.precision == "16-mixed" and self.device == "cpu":
             raise ConfigError(f"{key}.precision: 16-mixed needs a GPU; use 32-true or "
                               "bf16-mixed on the CPU")

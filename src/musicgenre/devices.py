@@ -3,7 +3,8 @@
 `auto` picks CUDA, then Apple's MPS, then the CPU. Mixed precision is used only where it pays
 and keeps results sound: bf16 on CUDA GPUs that support it (fp16 with loss scaling on older
 ones), full float32 on MPS and on the CPU, where it also keeps runs bit-for-bit reproducible.
-Fabric does the placement, the autocast and the loss scaling; the training loop stays ours.
+Fabric does the placement, the autocast and the loss scaling, and with several devices or
+nodes the data-parallel processes (DDP); the training loop stays ours.
 """
 
 from __future__ import annotations
@@ -53,10 +54,19 @@ def resolve_precision(requested: str, device: str, bf16_ok: bool | None = None) 
     return requested
 
 
-def make_fabric(device: str = "auto", precision: str = "auto"):
-    """A single-process Fabric on the resolved device and precision."""
+def make_fabric(device: str = "auto", precision: str = "auto", devices: int = 1,
+                num_nodes: int = 1):
+    """A launched Fabric on the resolved device and precision: one process, or with more
+    `devices` (processes per machine; GPUs, or CPU processes with gloo) or `num_nodes`,
+    PyTorch DDP. Started by `torchrun` or SLURM, Fabric joins the processes they made;
+    otherwise it starts the other processes itself by running the same command again."""
     from lightning_fabric import Fabric
 
     resolved = resolve_device(device)
-    return Fabric(accelerator=resolved, devices=1,
-                  precision=resolve_precision(precision, resolved))
+    parallel = devices * num_nodes > 1
+    fabric = Fabric(accelerator=resolved, devices=devices, num_nodes=num_nodes,
+                    strategy="ddp" if parallel else "auto",
+                    precision=resolve_precision(precision, resolved))
+    if parallel:
+        fabric.launch()
+    return fabric

@@ -12,6 +12,7 @@ fitted on the validation tracks (calibration.py).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import sys
@@ -224,7 +225,8 @@ def train_neural(spec: ModelSpec, model_cfg, cfg: TrainConfig, seed: int, data: 
     seed_everything(seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    fabric = make_fabric(cfg.device, cfg.precision)
+    fabric = make_fabric(cfg.device, cfg.precision, cfg.devices, cfg.num_nodes)
+    rank, world = fabric.global_rank, fabric.world_size
     meta = data.meta
     mean = np.asarray(meta["mean"], dtype=np.float32)
     std = np.asarray(meta["std"], dtype=np.float32)
@@ -236,8 +238,11 @@ def train_neural(spec: ModelSpec, model_cfg, cfg: TrainConfig, seed: int, data: 
     model = spec.network(model_cfg, x_train.shape[1], x_train.shape[2], n_classes)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     model, optimizer = fabric.setup(model, optimizer)
-    rng = np.random.default_rng(seed)
-    generator = torch.Generator().manual_seed(seed)
+    # Every process draws the same epoch order; with DDP each one trains on its share of
+    # every batch, with masks and mixup drawn from generators of its own.
+    order_rng = np.random.default_rng(seed)
+    rng = order_rng if world == 1 else np.random.default_rng([seed, rank])
+    generator = torch.Generator().manual_seed(seed + rank)
     sampler = CropSampler(idx_train, cfg.crops_per_track, cfg.min_epoch_crops)
     steps_per_epoch = -(-len(sampler) // cfg.batch_size)
     average = (WeightAverage(model.module, cfg.ema_epochs * steps_per_epoch)
@@ -247,34 +252,47 @@ def train_neural(spec: ModelSpec, model_cfg, cfg: TrainConfig, seed: int, data: 
     best = {"val_loss": float("inf"), "epoch": -1, "state": None}
     epoch_seconds = []
     waited = 0
-    with Live(dir=str(live_dir), dvcyaml=False, save_dvc_exp=False, report=None) as live:
+    progress = progress and rank == 0
+    # dvclive, the checkpoint and the calibration are written by the first process only
+    logger = (Live(dir=str(live_dir), dvcyaml=False, save_dvc_exp=False, report=None)
+              if rank == 0 else contextlib.nullcontext())
+    with logger as live:
         for epoch in range(cfg.epochs):
             start = time.perf_counter()
             model.train()
-            order = sampler.epoch(rng)
-            total_loss = correct = 0.0
+            order = sampler.epoch(order_rng)
+            total_loss = correct = seen = 0.0
             batches = range(0, len(order), cfg.batch_size)
             bar = tqdm(batches, desc=f"{name} epoch {epoch + 1}/{cfg.epochs}", unit="batch",
                        disable=not progress, leave=False, file=sys.stderr)
             for b in bar:
                 rows = np.sort(order[b:b + cfg.batch_size])  # sorted: sequential memmap reads
+                if len(rows) < world:  # a tail too short to give every process a row
+                    continue
+                rows = rows[rank::world]
                 loss, hits = train_step(model, optimizer, x_train[rows], y_train[rows], mean,
                                         std, cfg, rng, generator, n_classes, fabric)
                 if average:
                     average.update()
                 total_loss += loss * len(rows)
                 correct += hits
+                seen += len(rows)
+            if world > 1:
+                total_loss, correct, seen = fabric.all_reduce(
+                    torch.tensor([total_loss, correct, seen], dtype=torch.float64),
+                    reduce_op="sum").tolist()
             epoch_seconds.append(time.perf_counter() - start)
             val_loss, val_log_probs = _evaluate(scored, x_val, y_val, mean, std, fabric)
             metrics = {
-                "train/loss": total_loss / len(order),
-                "train/accuracy": correct / len(order),
+                "train/loss": total_loss / seen,
+                "train/accuracy": correct / seen,
                 "val/loss": val_loss,
                 "val/accuracy": float((val_log_probs.argmax(axis=1) == y_val).mean()),
                 "val/track_accuracy": track_accuracy(val_log_probs, idx_val),
             }
             for key, value in metrics.items():
-                live.log_metric(key, round(value, 6))
+                if live:
+                    live.log_metric(key, round(value, 6))
             if progress:
                 print(f"{name} epoch {epoch + 1}: train loss {metrics['train/loss']:.4f} "
                       f"val loss {val_loss:.4f} val track acc "
@@ -296,7 +314,8 @@ def train_neural(spec: ModelSpec, model_cfg, cfg: TrainConfig, seed: int, data: 
                 waited = 0
             elif watching:
                 waited += 1
-            live.next_step()
+            if live:
+                live.next_step()
             if waited >= cfg.patience or (solved and best["epoch"] == epoch + 1):
                 break
         summary = {"best_epoch": best["epoch"], "epochs_run": epoch + 1,
@@ -304,8 +323,11 @@ def train_neural(spec: ModelSpec, model_cfg, cfg: TrainConfig, seed: int, data: 
                    "val_accuracy": round(best["metrics"]["val/accuracy"], 6),
                    "val_track_accuracy": round(best["metrics"]["val/track_accuracy"], 6),
                    "parameters": sum(p.numel() for p in model.parameters())}
-        live.summary.update({"best": summary})
+        if live:
+            live.summary.update({"best": summary})
 
+    if rank:
+        return summary
     save_model(spec, out_dir, {
         "model": name, "config": asdict(model_cfg), **data.checkpoint_header(),
         "train": asdict(cfg), "seed": seed, "summary": summary,
