@@ -9,7 +9,7 @@ export GX_ANALYTICS_ENABLED := false
 # make repro SOURCE=synthetic runs the pipeline offline on generated audio.
 SOURCE ?=
 
-.PHONY: setup repro dvc test test-fast lint bench crossval pr-report clean
+.PHONY: setup repro dvc test test-fast lint bench crossval ablation pr-report clean
 
 setup: $(VENV)/.installed
 
@@ -58,6 +58,16 @@ ARTIST_INDEX ?= $(wildcard ../shared/data/gtzan-ref/GTZANindex.txt)
 crossval: setup
 	$(BIN)/musicgenre crossval --data $(CV_DATA) --models $(CV_MODELS) --group-by $(GROUP_BY) \
 		$(if $(ARTIST_INDEX),--artist-index $(ARTIST_INDEX)) --out reports/crossval-$(GROUP_BY).json
+
+# Which features matter: one queued DVC experiment per feature set, with and without
+# augmentation, for the from-scratch networks, JOBS at a time (each gets cores / JOBS
+# threads), on params.yaml's data; writes reports/ablation.md and reports/ablation.png.
+ABLATION_SETS ?= mfcc,chroma,contrast,seed_stack,logmel
+ABLATION_COPIES ?= 0,2
+JOBS ?= 1
+ablation: setup
+	$(BIN)/musicgenre ablation --sets $(ABLATION_SETS) --copies $(ABLATION_COPIES) --jobs $(JOBS) \
+		--out reports/ablation.md
 
 # The markdown the pull-request workflow posts: metrics and params diff against BASE.
 BASE ?= main

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers.dvc_repo import dvc, run, update_params
+from helpers.dvc_repo import TINY, dvc, run, update_params
 from musicgenre.report import HEADLINE_KEYS
 
 SMALL_SYNTHETIC = {"data.source": "synthetic", "data.synthetic.tracks_per_genre": 4,
@@ -52,19 +52,6 @@ def test_repro_data_stages_and_caching(project_copy):
     third = dvc("repro", "features", cwd=project_copy)
     assert ran_stages(third) == ["split", "features"]
     assert not pd.read_csv(project_copy / "data/interim/split.csv").equals(split)
-
-
-# Shrunk configs (the lightning-hydra-template way): every stage runs, in seconds.
-TINY = {
-    "data.source": "synthetic", "data.synthetic.tracks_per_genre": 4,
-    "data.synthetic.duration_s": 6.0, "augment.copies": 1,
-    "features.n_mels": 32, "features.n_mfcc": 13, "features.segment_s": 2.0,
-    "features.segment_hop_s": 2.0,
-    "train.epochs": 2, "train.batch_size": 16, "train.patience": 2,
-    "cnn.channels": [4, 8], "cnn.dense": 16, "rnn.hidden": 16, "rnn.layers": 1,
-    "crnn.channels": [4, 8], "crnn.time_pool": [2, 2], "crnn.rnn_hidden": 8,
-    "robustness.snr_db": [20], "robustness.pitch_semitones": [2],
-}
 
 
 def git(*args, cwd):

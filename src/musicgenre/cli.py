@@ -209,5 +209,30 @@ def crossval(
         write_crossval(result, out)
 
 
+@app.command()
+def ablation(
+    sets: str = typer.Option("mfcc,chroma,contrast,seed_stack,logmel",
+                             help="Comma-separated feature sets (features.set values)."),
+    copies: str = typer.Option("0,2", help="Comma-separated augment.copies values."),
+    jobs: int = typer.Option(1, min=1, help="Experiments run at once (dvc queue start --jobs)."),
+    out: Path = typer.Option(Path("reports/ablation.md"), help="Markdown report; a PNG "
+                             "beside it."),
+) -> None:
+    """Which features matter: queue one DVC experiment per feature set and augmentation
+    setting for the from-scratch networks, run the queue, and tabulate their test metrics.
+    Run it in the project (it calls `dvc`); the data source is params.yaml's."""
+    from musicgenre.ablation import ablation as run_ablation
+
+    try:
+        table = run_ablation([s.strip() for s in sets.split(",") if s.strip()],
+                             [int(c) for c in copies.split(",") if c.strip()], jobs, out)
+    except ValueError as exc:
+        _fail(MusicGenreError(f"--copies: whole numbers separated by commas ({exc})"))
+    except MusicGenreError as exc:
+        _fail(exc)
+    typer.echo(out.read_text())
+    typer.echo(f"{len(table)} results from {table['experiment'].nunique()} experiments")
+
+
 if __name__ == "__main__":
     app()

@@ -88,3 +88,28 @@ def robustness_bars(table: pd.DataFrame, model: str, path: Path) -> Path:
     ax.set_title(f"Robustness of {model} on the test tracks")
     ax.tick_params(axis="x", rotation=30)
     return _save(fig, path)
+
+
+def ablation_bars(table: pd.DataFrame, path: Path) -> Path:
+    """Accuracy (bars, 95% interval) and macro-F1 (dots) per feature set: one group per
+    feature set, one bar per model and augmentation setting."""
+    table = table.sort_values(["feature_set", "augmented_copies", "model"])
+    sets = list(dict.fromkeys(table["feature_set"]))
+    variants = list(dict.fromkeys(zip(table["model"], table["augmented_copies"], strict=True)))
+    width = 0.8 / len(variants)
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(sets)), 4))
+    for k, (model, copies) in enumerate(variants):
+        rows = table[(table["model"] == model) & (table["augmented_copies"] == copies)]
+        rows = rows.set_index("feature_set").reindex(sets)
+        x = np.arange(len(sets)) + (k - (len(variants) - 1) / 2) * width
+        acc = rows["accuracy"].to_numpy(dtype=float)
+        err = np.vstack([acc - rows["accuracy_ci95_low"], rows["accuracy_ci95_high"] - acc])
+        ax.bar(x, acc, width, yerr=err, capsize=3, color=f"C{k}",
+               label=f"{model}, {copies} aug. copies")
+        ax.plot(x, rows["macro_f1"], "k.", markersize=5)
+    ax.set_xticks(np.arange(len(sets)), sets)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("test accuracy (dots: macro-F1)")
+    ax.set_title("Which features matter")
+    ax.legend(fontsize=7, ncols=2)
+    return _save(fig, path)

@@ -4,27 +4,15 @@ writes the same file locally)."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-from musicgenre.errors import MusicGenreError
-
-
-def _dvc(*args: str, cwd: Path) -> str:
-    exe = shutil.which("dvc") or str(Path(sys.executable).parent / "dvc")
-    proc = subprocess.run([exe, *args], cwd=cwd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        message = " ".join(proc.stderr.split()) or f"exit code {proc.returncode}"
-        raise MusicGenreError(f"dvc {' '.join(args)} failed: {message}")
-    return proc.stdout.strip()
+from musicgenre.dvc_cli import run_dvc
 
 
 def pr_report(base: str, repo: Path = Path(".")) -> str:
     """Markdown with every headline metric (old, new, change) and every changed param."""
-    metrics = _dvc("metrics", "diff", base, "--all", "--md", cwd=repo)
-    params = _dvc("params", "diff", base, "--md", cwd=repo)
+    metrics = run_dvc("metrics", "diff", base, "--all", "--md", cwd=repo)
+    params = run_dvc("params", "diff", base, "--md", cwd=repo)
     return "\n".join([
         f"## Metrics: `{base}` vs this branch", "",
         metrics or "No metrics found (has `dvc repro` been run?).", "",
