@@ -58,7 +58,8 @@ def augment(augmenter, audio: np.ndarray, sample_rate: int, seed: int) -> np.nda
 @contextmanager
 def _audiomentations_random(generator: random.Random):
     """Point the `random` name of every loaded audiomentations module at `generator`."""
-    modules = [m for name, m in list(sys.modules.items())
+    # a copy in one step: another thread (a Dask worker's) may import while we look
+    modules = [m for name, m in sys.modules.copy().items()
                if name.split(".")[0] == "audiomentations" and vars(m).get("random") is random]
     for module in modules:
         module.random = generator
