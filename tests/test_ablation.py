@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.dvc_repo import TINY, dvc, run, update_params
+from helpers.dvc_repo import TINY, dvc, git, run, update_params
 
 pytestmark = pytest.mark.slow  # two tiny pipelines, run by two queue workers (~2 min)
 
@@ -16,8 +16,7 @@ CLI = str(Path(sys.executable).parent / "musicgenre")
 
 def test_two_queued_experiments_in_parallel_and_their_table(project_copy):
     update_params(project_copy, {**TINY, "features.embedding": None})
-    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qam", "tiny"],
-        project_copy)
+    git("commit", "-qam", "tiny", cwd=project_copy)
     proc = run([CLI, "ablation", "--sets", "mfcc,chroma", "--copies", "0", "--jobs", "2"],
                project_copy)
     assert "2 experiments" in proc.stdout.splitlines()[-1]

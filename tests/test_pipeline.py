@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers.dvc_repo import TINY, dvc, run, update_params
+from helpers.dvc_repo import TINY, dvc, git, run, update_params
 from musicgenre.report import HEADLINE_KEYS
 
 SMALL_SYNTHETIC = {"data.source": "synthetic", "data.synthetic.tracks_per_genre": 4,
@@ -52,11 +52,6 @@ def test_repro_data_stages_and_caching(project_copy):
     third = dvc("repro", "features", cwd=project_copy)
     assert ran_stages(third) == ["split", "features"]
     assert not pd.read_csv(project_copy / "data/interim/split.csv").equals(split)
-
-
-def git(*args, cwd):
-
-    return run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd)
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from helpers.dvc_repo import dvc, run, update_params
+from helpers.dvc_repo import dvc, git, run, update_params
 
 pytestmark = pytest.mark.slow  # runs the data stages and two DVC clones (~1 min)
 
@@ -30,10 +30,6 @@ def webdav_server(tmp_path):
     finally:
         server.stop()
         thread.join(timeout=10)
-
-
-def git(*args, cwd):
-    return run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd)
 
 
 def test_push_pull_round_trip_recomputes_nothing(project_copy, webdav_server, tmp_path):

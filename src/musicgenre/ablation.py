@@ -24,12 +24,10 @@ from musicgenre.atomic import write_text_atomic
 from musicgenre.dvc_cli import run_dvc
 from musicgenre.errors import MusicGenreError
 
-SETS = ("mfcc", "chroma", "contrast", "seed_stack", "logmel")
-
 
 def from_scratch_models() -> list[str]:
-    return [n for n in models.names()
-            if models.get(n).is_neural and not models.get(n).uses_embeddings]
+    specs = [models.get(name) for name in models.names()]
+    return [s.name for s in specs if s.is_neural and not s.uses_embeddings]
 
 
 def queue_grid(sets: list[str], copies: list[int], jobs: int, repo: Path, tag: str) -> list[str]:

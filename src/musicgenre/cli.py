@@ -187,12 +187,10 @@ def crossval(
 ) -> None:
     """K-fold cross-validation by artist (or track): mean and spread of track-level test
     accuracy, Wilson intervals, paired model comparisons."""
-    from musicgenre.config import load_params
+    from musicgenre.config import load_params, load_section
     from musicgenre.crossval import cross_validate, format_crossval, write_crossval
 
     try:
-        from musicgenre.config import load_section
-
         names = ([m.strip() for m in models.split(",") if m.strip()] if models
                  else load_section("models", path=params))
         sections = ["seed", "genres", "data", "split", "features", "augment", "train", *names]

@@ -134,8 +134,8 @@ class OrderedPool:
 
 def _on_one_thread(fn: Callable, job):
     """Run one job under the one-thread limits on the thread that runs it. A Dask worker runs
-    jobs on threads of its own, and OpenMP's thread count is a per-thread setting: limits set
-    when the worker started would not reach them (measured: other bits in augmented rows)."""
+    jobs on threads of its own, and OpenMP's thread count is a per-thread setting, so limits
+    set when the worker started need not reach them."""
     with threadpool_limits(1):
         if "torch" in sys.modules:
             import torch

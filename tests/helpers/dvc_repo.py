@@ -27,6 +27,11 @@ def run(cmd: list[str], cwd: Path, check: bool = True, **kw) -> subprocess.Compl
     return proc
 
 
+def git(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """git with a throwaway identity, for commits in temporary repos."""
+    return run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd)
+
+
 def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
     return run([str(Path(sys.executable).parent / "dvc"), *args], cwd, check=check)
 
@@ -56,8 +61,8 @@ def make_project_copy(repo: Path) -> Path:
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest)
     run(["git", "init", "-q"], repo)
-    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], repo)
-    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init"], repo)
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "init", cwd=repo)
     return repo
 
 
