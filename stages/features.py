@@ -3,6 +3,7 @@
 import argparse
 from pathlib import Path
 
+from musicgenre import genres
 from musicgenre.config import load_params
 from musicgenre.features.build import extract_features
 from musicgenre.split import read_split
@@ -14,12 +15,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--manifest", type=Path, required=True)
     parser.add_argument("--split", type=Path, required=True)
+    parser.add_argument("--source", type=Path, required=True,
+                        help="the download stage's source.json (genres: auto reads it)")
     parser.add_argument("--out", type=Path, required=True, help="features directory")
     args = parser.parse_args()
     params = load_params("seed", "genres", "features", "augment", "cluster")
     meta = extract_features(read_manifest(args.manifest), read_split(args.split),
-                            params["genres"], params["features"], params["augment"],
-                            params["seed"], args.out,
+                            genres.read(params["genres"], args.source), params["features"],
+                            params["augment"], params["seed"], args.out,
                             cluster_address=params["cluster"].address)
     for name, counts in meta["splits"].items():
         print(f"features: {name}: {counts['tracks']} tracks, {counts['segments']} segments "

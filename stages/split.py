@@ -25,7 +25,7 @@ def main() -> None:
     write_split(table, counts, args.out, args.counts, protocol, args.protocol)
     print(counts.to_string(index=False))
     if counts.attrs["excluded"]:
-        print(f"split: {counts.attrs['excluded']} track(s) not in the published lists, excluded")
+        print(f"split: {counts.attrs['excluded']} track(s) not in the published split, excluded")
     print(f"split: grouped by {protocol['group_by']}; artists shared by train and test: "
           f"{protocol['artists_shared']['train-test']}")
     for note in protocol["notes"]:

@@ -14,7 +14,7 @@ from musicgenre.artists import artist_key, read_gtzan_index, resolve_artists, ta
 from musicgenre.config import ArtistsConfig, DataConfig, DownloadConfig, RemoteFile
 from musicgenre.download import build_raw
 from musicgenre.errors import MusicGenreError
-from musicgenre.validate import add_artists
+from musicgenre.validate import add_metadata
 
 INDEX_SHA256 = "7bc7140f082cccd72046ec7c6e9b9c211a7491f6e7ede38fddafc63058559833"
 
@@ -114,10 +114,11 @@ def test_download_and_validate_carry_artists_into_the_manifest(http_server, real
     assert summary["tracks_with_artist"] == 49 and summary["tracks_without_artist"] == 1
     assert summary["from"] == {"sturm-index": 49}
     assert summary["gtzan_index"]["sha256"] == INDEX_SHA256
-    artists = pd.read_csv(tmp_path / "raw/artists.csv", keep_default_na=False)
-    assert artists.set_index("id").loc["blues.00003", "artist"] == "John Lee Hooker"
-    manifest = add_artists(pd.DataFrame({"id": ["blues.00003", "country.00002", "zz"]}),
-                           tmp_path / "raw/artists.csv")
+    metadata = pd.read_csv(tmp_path / "raw/metadata.csv", keep_default_na=False)
+    assert metadata.set_index("id").loc["blues.00003", "artist"] == "John Lee Hooker"
+    assert (metadata["source_split"] == "").all()  # a folder publishes no split
+    manifest = add_metadata(pd.DataFrame({"id": ["blues.00003", "country.00002", "zz"]}),
+                            tmp_path / "raw/metadata.csv")
     assert manifest["artist"].tolist() == ["John Lee Hooker", "", ""]
     saved = json.loads((tmp_path / "raw/source.json").read_text())
     assert saved["files"][0]["artist_source"] == "sturm-index"

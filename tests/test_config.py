@@ -26,9 +26,11 @@ def test_project_params_load():
     params = load_params("seed", "model", "models", "genres", "data", "validate", "split",
                          "features", "transfer", path=ROOT / "params.yaml")
     assert params["model"] == "transfer" and params["features"].embedding == "MSD_musicnn"
-    assert params["data"].source in ("gtzan", "gtzan-mini", "folder", "synthetic")
+    assert params["data"].source in ("gtzan", "gtzan-mini", "fma", "folder", "synthetic")
     assert params["split"].train + params["split"].val + params["split"].test == pytest.approx(1)
-    assert len(params["genres"]) == 10
+    assert params["genres"] == "auto"  # the source's own: GTZAN's ten for gtzan
+    fma = params["data"].fma
+    assert fma.subset == "small" and len(fma.audio.sha1) == 40 and fma.metadata.sha1
 
 
 @pytest.mark.parametrize(

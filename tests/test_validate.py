@@ -85,8 +85,11 @@ def test_validate_stage_exit_codes(damaged_copy, tmp_path, policy, code):
     shutil.copytree(ROOT / "stages", repo / "stages")
     params = (ROOT / "params.yaml").read_text().replace("policy: drop", f"policy: {policy}")
     (repo / "params.yaml").write_text(params)
-    proc = run(["python", "stages/validate.py", "--raw", str(damaged_copy), "--manifest",
-                "manifest.csv", "--reports", "reports"], repo, check=False)
+    # genres: auto reads the class list the download stage recorded
+    (repo / "source.json").write_text(json.dumps({"genres": GTZAN_GENRES}))
+    proc = run(["python", "stages/validate.py", "--raw", str(damaged_copy), "--source",
+                "source.json", "--manifest", "manifest.csv", "--reports", "reports"], repo,
+               check=False)
     assert proc.returncode == code, proc.stderr
     assert "Traceback" not in proc.stderr
     out = proc.stdout + proc.stderr

@@ -70,10 +70,10 @@ def load_gtzan_index(cfg: DataConfig, local: Path | None = None,
     if remote is None:
         return {}
     if local is not None:
-        verify(Path(local), sha256=remote.sha256, md5=remote.md5)
+        verify(Path(local), **remote.checks())
         return read_gtzan_index(Path(local))
     path = fetch(remote.urls, Path(dl.cache_dir) / "gtzan-artists" / remote.filename,
-                 sha256=remote.sha256, md5=remote.md5, expected_bytes=remote.bytes,
+                 **remote.checks(),
                  retries=dl.retries, backoff_s=dl.backoff_s, timeout_s=dl.timeout_s,
                  progress=progress)
     return read_gtzan_index(path)

@@ -136,14 +136,15 @@ def _format_metrics(m: dict) -> str:
     genres = list(m["per_genre"])
     if not m["n_tracks"]:
         return "no track could be scored"
+    width = max(len(g) for g in [*genres, "genre"])
     lines = [f"model {m['model']} on {m['data']}: {m['n_tracks']} tracks",
              f"accuracy {m['accuracy']:.3f} (95% CI {m['accuracy_ci95_low']:.3f}-"
-             f"{m['accuracy_ci95_high']:.3f}), macro-F1 {m['macro_f1']:.3f}", "",
-             f"{'genre':<10} {'precision':>9} {'recall':>7} {'f1':>6} {'tracks':>7}"]
+             f"{m['accuracy_ci95_high']:.3f}), balanced accuracy {m['balanced_accuracy']:.3f}, "
+             f"macro-F1 {m['macro_f1']:.3f}", "",
+             f"{'genre':<{width}} {'precision':>9} {'recall':>7} {'f1':>6} {'tracks':>7}"]
     for g, v in m["per_genre"].items():
-        lines.append(f"{g:<10} {v['precision']:>9.2f} {v['recall']:>7.2f} {v['f1']:>6.2f} "
+        lines.append(f"{g:<{width}} {v['precision']:>9.2f} {v['recall']:>7.2f} {v['f1']:>6.2f} "
                      f"{v['support']:>7}")
-    width = max(len(g) for g in genres)
     lines += ["", "confusion matrix (rows: true, columns: predicted)",
               " " * (width + 1) + " ".join(f"{g[:4]:>4}" for g in genres)]
     for g, row in zip(genres, m["confusion_matrix"], strict=True):

@@ -20,6 +20,7 @@ from musicgenre.errors import ConfigError
 from musicgenre.features import components
 from musicgenre.parsing import parse
 
+AUTO = "auto"  # genres: auto, the data source's own genres (musicgenre.genres)
 GTZAN_GENRES = [
     "blues", "classical", "country", "disco", "hiphop",
     "jazz", "metal", "pop", "reggae", "rock",
@@ -34,18 +35,24 @@ class RemoteFile:
     urls: list[str]
     filename: str
     sha256: str | None = None
+    sha1: str | None = None  # where the publisher gives only SHA-1 (FMA)
     md5: str | None = None
     bytes: int | None = None
 
     def check(self, key: str) -> None:
         if not self.urls:
             raise ConfigError(f"{key}.urls: give at least one URL")
-        if not (self.sha256 or self.md5):
-            raise ConfigError(f"{key}: give sha256 or md5 so the download can be verified")
-        for name, n in (("sha256", 64), ("md5", 32)):
+        if not (self.sha256 or self.sha1 or self.md5):
+            raise ConfigError(f"{key}: give sha256, sha1 or md5 so the download can be verified")
+        for name, n in (("sha256", 64), ("sha1", 40), ("md5", 32)):
             value = getattr(self, name)
             if value is not None and (len(value) != n or not _is_hex(value)):
                 raise ConfigError(f"{key}.{name}: expected {n} hex digits, got {value!r}")
+
+    def checks(self) -> dict:
+        """The keyword arguments `fetch.verify` and `fetch.fetch` check a copy with."""
+        return {"sha256": self.sha256, "sha1": self.sha1, "md5": self.md5,
+                "expected_bytes": self.bytes}
 
 
 @dataclass
@@ -88,12 +95,37 @@ class ArtistsConfig:
             self.gtzan_index.check(f"{key}.gtzan_index")
 
 
+def _no_file() -> RemoteFile:
+    return RemoteFile(urls=[], filename="")
+
+
+@dataclass
+class FmaConfig:
+    """The Free Music Archive dataset (Defferrard et al., ISMIR 2017): metadata archive plus
+    one audio archive per subset, as the FMA project publishes them (SHA-1 checked)."""
+
+    subset: Literal["small", "medium", "large"] = "small"
+    metadata: RemoteFile = field(default_factory=_no_file)
+    small: RemoteFile = field(default_factory=_no_file)
+    medium: RemoteFile = field(default_factory=_no_file)
+    large: RemoteFile = field(default_factory=_no_file)
+
+    @property
+    def audio(self) -> RemoteFile:
+        return getattr(self, self.subset)
+
+    def check(self, key: str) -> None:
+        for name in ("metadata", self.subset):
+            getattr(self, name).check(f"{key}.{name}")
+
+
 @dataclass
 class DataConfig:
-    source: Literal["gtzan", "gtzan-mini", "folder", "synthetic"] = "gtzan"
+    source: Literal["gtzan", "gtzan-mini", "fma", "folder", "synthetic"] = "gtzan"
     path: str | None = None
-    gtzan: RemoteFile = field(default_factory=lambda: RemoteFile(urls=[], filename=""))
-    gtzan_mini: RemoteFile = field(default_factory=lambda: RemoteFile(urls=[], filename=""))
+    gtzan: RemoteFile = field(default_factory=_no_file)
+    gtzan_mini: RemoteFile = field(default_factory=_no_file)
+    fma: FmaConfig = field(default_factory=FmaConfig)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     download: DownloadConfig = field(default_factory=DownloadConfig)
     artists: ArtistsConfig = field(default_factory=ArtistsConfig)
@@ -103,6 +135,8 @@ class DataConfig:
             raise ConfigError(f"{key}.path: required when {key}.source is 'folder'")
         self.gtzan.check(f"{key}.gtzan")
         self.gtzan_mini.check(f"{key}.gtzan_mini")
+        if self.source == "fma":
+            self.fma.check(f"{key}.fma")
 
 
 # --------------------------------------------------------------------------- validate
@@ -144,7 +178,8 @@ class FaultFilteredConfig:
 
 @dataclass
 class SplitConfig:
-    method: Literal["stratified", "fault-filtered"] = "stratified"
+    # official: the source's own split (FMA's, artist-filtered by construction)
+    method: Literal["stratified", "fault-filtered", "official"] = "stratified"
     group_by: Literal["artist", "track"] = "artist"  # artist: no artist in two splits
     train: float = 0.70
     val: float = 0.15
@@ -288,6 +323,8 @@ class TrainConfig:
     ema_epochs: float = 2.0  # weights averaged over about this many epochs; 0: no averaging
     mixup_alpha: float = 0.2  # 0: no mixup
     label_smoothing: float = 0.0
+    # balanced: weigh each genre's loss by 1 / its share of training tracks (unbalanced data)
+    class_weight: Literal["none", "balanced"] = "none"
     spec_augment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
     threads: int = 0  # torch CPU threads; 0: torch's default
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
@@ -340,7 +377,7 @@ SECTIONS: dict[str, Any] = {
     "models": list[str],
     "train": TrainConfig,
     "robustness": RobustnessConfig,
-    "genres": list[str],
+    "genres": list[str],  # or the string "auto" (musicgenre.genres)
     "data": DataConfig,
     "validate": ValidateConfig,
     "split": SplitConfig,
@@ -377,6 +414,8 @@ def load_section(name: str, raw: dict[str, Any] | None = None, path: str | Path 
         raise ConfigError(f"{name}: no such parameter section")
     if name not in raw:
         raise ConfigError(f"{name}: missing from {path}")
+    if name == "genres" and raw[name] == AUTO:
+        return AUTO
     value = parse(section_type, raw[name], name)
     named = {"model": [value], "models": value}.get(name, [])
     for i, model in enumerate(named):
@@ -388,7 +427,7 @@ def load_section(name: str, raw: dict[str, Any] | None = None, path: str | Path 
         raise ConfigError("models: list each model to train once, at least one")
     if name == "genres":
         if len(value) < 2 or len(set(value)) != len(value):
-            raise ConfigError("genres: need at least two distinct genre names")
+            raise ConfigError("genres: need at least two distinct genre names, or auto")
     return value
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from musicgenre import genres as genre_list
 from musicgenre import models
 from musicgenre.artists import artist_key, resolve_artists
 from musicgenre.atomic import write_json
@@ -103,8 +104,10 @@ def cross_validate(genres_dir: Path, params: dict, names: list[str], folds: int 
                    group_by: str = "artist", local_index: Path | None = None) -> dict:
     """Track-level test accuracy of each named model on each fold; params as load_params
     gives (with `data` when grouping by artist)."""
-    seed, genres = params["seed"], params["genres"]
+    seed = params["seed"]
     manifest = scan_folder(genres_dir, progress=progress)
+    # genres: auto = the folder's genres (where this folder's audio came from is unknown)
+    genres = genre_list.resolve(params["genres"], sorted(manifest["genre"].unique()))
     manifest = manifest[manifest["readable"] & manifest["genre"].isin(genres)]
     manifest = manifest.reset_index(drop=True)
     if group_by == "artist":

@@ -1,25 +1,28 @@
 """The download stage: turn any data source into one normalised raw layout.
 
 Every source ends as `<raw>/genres/<genre>/<genre>.NNNNN.<ext>` plus `<raw>/source.json`
-(provenance: where the audio came from, how it was verified, and which original file each
-track is). The layout is built under a temporary name and renamed into place only when
-complete, so an interrupted run never leaves a half-written `data/raw`.
+(provenance: where the audio came from, how it was verified, which original file each track
+is, and the class list, see genres.py) and `<raw>/metadata.csv` (per track: artist, where the
+artist came from, and the source's own split where it publishes one, as FMA does). The layout
+is built under a temporary name and renamed into place only when complete, so an interrupted
+run never leaves a half-written `data/raw`.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections import Counter
 from pathlib import Path
 
 import pandas as pd
 
+from musicgenre import fma
+from musicgenre import genres as genre_list
 from musicgenre.artists import GTZAN_NAME, artist_key, resolve_artists
 from musicgenre.atomic import atomic_dir, write_json
 from musicgenre.audio import find_audio
-from musicgenre.config import DataConfig, RemoteFile
+from musicgenre.config import GTZAN_GENRES, DataConfig, RemoteFile
 from musicgenre.errors import MusicGenreError
 from musicgenre.fetch import extract_archive, fetch, is_archive
 
@@ -47,7 +50,7 @@ def plan_layout(root: Path) -> list[dict]:
                 raise MusicGenreError(
                     f"{f}: audio file outside a genre folder; expected <genre>/<file> under {root}"
                 )
-            genre = re.sub(r"[^a-z0-9_-]+", "_", f.parent.name.lower()).strip("_")
+            genre = genre_list.slug(f.parent.name)
             entries.append({"genre": genre, "id": f"{genre}.{counters[genre]:05d}", "src": f})
             counters[genre] += 1
     seen: dict[str, Path] = {}
@@ -77,15 +80,15 @@ def import_layout(root: Path, genres_dir: Path, cfg: DataConfig, *, move: bool,
                               "path": genres_dir.parent / r["file"]} for r in records],
                             root, cfg, progress=progress)
     for record, (artist, where) in zip(records, found, strict=True):
-        record.update(artist=artist, artist_source=where)
+        record.update(artist=artist, artist_source=where, source_split=None)
     return records
 
 
 def _fetch_remote(remote: RemoteFile, cfg: DataConfig, progress: bool) -> Path:
     dl = cfg.download
-    return fetch(remote.urls, Path(dl.cache_dir) / remote.filename, sha256=remote.sha256,
-                 md5=remote.md5, expected_bytes=remote.bytes, retries=dl.retries,
-                 backoff_s=dl.backoff_s, timeout_s=dl.timeout_s, progress=progress)
+    return fetch(remote.urls, Path(dl.cache_dir) / remote.filename, **remote.checks(),
+                 retries=dl.retries, backoff_s=dl.backoff_s, timeout_s=dl.timeout_s,
+                 progress=progress)
 
 
 def _from_archive(archive: Path, work: Path, genres_dir: Path, cfg: DataConfig,
@@ -97,9 +100,12 @@ def _from_archive(archive: Path, work: Path, genres_dir: Path, cfg: DataConfig,
         shutil.rmtree(extracted, ignore_errors=True)
 
 
-def build_raw(cfg: DataConfig, genres: list[str], seed: int, raw_dir: Path,
+def build_raw(cfg: DataConfig, genres: list[str] | str, seed: int, raw_dir: Path,
               progress: bool = True) -> dict:
-    """Materialise `cfg.source` into `raw_dir` and return the provenance record."""
+    """Materialise `cfg.source` into `raw_dir` and return the provenance record.
+
+    `genres` is the param: a list, or `auto` for the source's own genres (recorded in the
+    provenance either way, as `genres`)."""
     provenance: dict = {"source": cfg.source}
     with atomic_dir(raw_dir) as work:
         genres_dir = work / "genres"
@@ -108,11 +114,12 @@ def build_raw(cfg: DataConfig, genres: list[str], seed: int, raw_dir: Path,
             from musicgenre.synthetic import generate_dataset
 
             syn = cfg.synthetic
-            generate_dataset(genres_dir, genres, syn.tracks_per_genre, syn.duration_s,
+            classes = genre_list.resolve(genres, GTZAN_GENRES)
+            generate_dataset(genres_dir, classes, syn.tracks_per_genre, syn.duration_s,
                              syn.sample_rate, seed, progress=progress)
             records = [{"id": p.stem, "genre": p.parent.name,
                         "file": p.relative_to(work).as_posix(), "original": None,
-                        "artist": None, "artist_source": None}
+                        "artist": None, "artist_source": None, "source_split": None}
                        for p in sorted(genres_dir.glob("*/*.wav"))]
             provenance["synthetic"] = {"seed": seed, "tracks_per_genre": syn.tracks_per_genre,
                                        "duration_s": syn.duration_s,
@@ -121,8 +128,13 @@ def build_raw(cfg: DataConfig, genres: list[str], seed: int, raw_dir: Path,
             remote = cfg.gtzan if cfg.source == "gtzan" else cfg.gtzan_mini
             archive = _fetch_remote(remote, cfg, progress)
             records = _from_archive(archive, work, genres_dir, cfg, progress)
-            provenance.update(urls=remote.urls, archive=remote.filename,
-                              sha256=remote.sha256, md5=remote.md5)
+            classes = genre_list.resolve(genres, GTZAN_GENRES)
+            provenance.update(urls=remote.urls, archive=remote.filename, **_digests(remote))
+        elif cfg.source == "fma":
+            records, classes = _from_fma(cfg, genres, work, genres_dir, progress)
+            provenance["fma"] = {"subset": cfg.fma.subset, "metadata": {
+                "urls": cfg.fma.metadata.urls, **_digests(cfg.fma.metadata)},
+                "audio": {"urls": cfg.fma.audio.urls, **_digests(cfg.fma.audio)}}
         else:  # folder
             path = Path(os.path.expanduser(cfg.path))
             if not path.exists():
@@ -133,15 +145,34 @@ def build_raw(cfg: DataConfig, genres: list[str], seed: int, raw_dir: Path,
                 records = _from_archive(path, work, genres_dir, cfg, progress)
             else:
                 raise MusicGenreError(f"{path}: neither a directory nor a .tar.gz/.zip archive")
+            classes = genre_list.resolve(genres, sorted({r["genre"] for r in records}))
             provenance.update(path=str(path.resolve()))
         records.sort(key=lambda r: r["id"])
+        provenance["genres"] = classes
         provenance["n_tracks"] = len(records)
         provenance["tracks_per_genre"] = dict(sorted(Counter(r["genre"] for r in records).items()))
         provenance["artists"] = artist_summary(records, cfg)
         provenance["files"] = records
-        write_artists(records, work / "artists.csv")
+        write_metadata(records, work / METADATA_CSV)
         write_json(work / "source.json", provenance)
     return provenance
+
+
+def _from_fma(cfg: DataConfig, genres: list[str] | str, work: Path, genres_dir: Path,
+              progress: bool) -> tuple[list[dict], list[str]]:
+    """FMA: the metadata archive's tracks.csv picks the subset's labelled tracks, which are
+    extracted from the subset's audio archive."""
+    subset = cfg.fma.subset
+    tracks = fma.read_metadata(_fetch_remote(cfg.fma.metadata, cfg, progress), work)
+    chosen = fma.select_subset(tracks, subset)
+    classes = genre_list.resolve(genres, sorted(chosen["genre"].unique()))
+    archive = _fetch_remote(cfg.fma.audio, cfg, progress)
+    return fma.import_tracks(archive, chosen, subset, genres_dir, classes, progress), classes
+
+
+def _digests(remote: RemoteFile) -> dict:
+    return {k: v for k, v in (("sha256", remote.sha256), ("sha1", remote.sha1),
+                              ("md5", remote.md5)) if v}
 
 
 def artist_summary(records: list[dict], cfg: DataConfig) -> dict:
@@ -155,9 +186,13 @@ def artist_summary(records: list[dict], cfg: DataConfig) -> dict:
                                                        "sha256": index.sha256}}
 
 
-def write_artists(records: list[dict], path: Path) -> None:
-    """`id,artist,artist_source` for every track (blank where unknown), read by validate."""
-    frame = pd.DataFrame([{"id": r["id"], "artist": r["artist"] or "",
-                           "artist_source": r["artist_source"] or ""} for r in records],
-                         columns=["id", "artist", "artist_source"])
+METADATA_CSV = "metadata.csv"
+METADATA_COLUMNS = ["id", "artist", "artist_source", "source_split"]
+
+
+def write_metadata(records: list[dict], path: Path) -> None:
+    """`id,artist,artist_source,source_split` for every track (blank where unknown), read
+    by validate."""
+    frame = pd.DataFrame([{c: r.get(c) or "" for c in METADATA_COLUMNS} for r in records],
+                         columns=METADATA_COLUMNS)
     frame.to_csv(path, index=False)

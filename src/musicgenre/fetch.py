@@ -41,15 +41,16 @@ def file_digest(path: Path, algorithm: str) -> str:
     return h.hexdigest()
 
 
-def verify(path: Path, *, sha256: str | None = None, md5: str | None = None,
-           expected_bytes: int | None = None, label: str | None = None) -> None:
+def verify(path: Path, *, sha256: str | None = None, sha1: str | None = None,
+           md5: str | None = None, expected_bytes: int | None = None,
+           label: str | None = None) -> None:
     """Raise ChecksumError naming the file, the expected and the actual value on mismatch."""
     label = label or str(path)
     if expected_bytes is not None and path.stat().st_size != expected_bytes:
         raise ChecksumError(
             f"{label}: size mismatch: expected {expected_bytes} bytes, got {path.stat().st_size}"
         )
-    for algorithm, expected in (("sha256", sha256), ("md5", md5)):
+    for algorithm, expected in (("sha256", sha256), ("sha1", sha1), ("md5", md5)):
         if expected:
             actual = file_digest(path, algorithm)
             if actual.lower() != expected.lower():
@@ -112,9 +113,9 @@ def _stream_once(url: str, part: Path, timeout: float, progress: bool) -> None:
             raise _Retryable(f"connection closed after {part.stat().st_size} of {total} bytes")
 
 
-def fetch(urls: list[str], dest: Path, *, sha256: str | None = None, md5: str | None = None,
-          expected_bytes: int | None = None, retries: int = 4, backoff_s: float = 2.0,
-          timeout_s: float = 60.0, progress: bool = True) -> Path:
+def fetch(urls: list[str], dest: Path, *, sha256: str | None = None, sha1: str | None = None,
+          md5: str | None = None, expected_bytes: int | None = None, retries: int = 4,
+          backoff_s: float = 2.0, timeout_s: float = 60.0, progress: bool = True) -> Path:
     """Download `dest` from the first mirror that works and verify it.
 
     A verified file already at `dest` is reused. A checksum mismatch deletes only the bad
@@ -122,7 +123,7 @@ def fetch(urls: list[str], dest: Path, *, sha256: str | None = None, md5: str | 
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    checks = {"sha256": sha256, "md5": md5, "expected_bytes": expected_bytes}
+    checks = {"sha256": sha256, "sha1": sha1, "md5": md5, "expected_bytes": expected_bytes}
     if dest.exists() and _is_verified(dest, **checks):
         return dest
     part = dest.with_name(dest.name + ".part")
@@ -178,7 +179,7 @@ def _looks_unreachable(message: str) -> bool:
 
 
 # --------------------------------------------------------------------------- archives
-def _check_member(name: str, archive: Path) -> PurePosixPath:
+def check_member(name: str, archive: Path) -> PurePosixPath:
     path = PurePosixPath(name)
     if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
         raise ArchiveError(
@@ -195,13 +196,13 @@ def extract_archive(archive: Path, target: Path) -> Path:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
                 for info in zf.infolist():
-                    _check_member(info.filename, archive)
+                    check_member(info.filename, archive)
                 zf.extractall(target)
         elif tarfile.is_tarfile(archive):
             with tarfile.open(archive) as tf:
                 members = tf.getmembers()
                 for member in members:
-                    _check_member(member.name, archive)
+                    check_member(member.name, archive)
                     if member.issym() or member.islnk():
                         link = PurePosixPath(member.name).parent / member.linkname
                         if member.linkname.startswith("/") or _escapes(link):

@@ -17,7 +17,8 @@ from musicgenre.atomic import write_json, write_text_atomic
 from musicgenre.errors import MusicGenreError
 from musicgenre.metrics import most_confused
 
-HEADLINE_KEYS = ("accuracy", "accuracy_ci95_low", "accuracy_ci95_high", "macro_f1",
+HEADLINE_KEYS = ("accuracy", "accuracy_ci95_low", "accuracy_ci95_high", "balanced_accuracy",
+                 "macro_f1",
                  "macro_precision", "macro_recall", "segment_accuracy", "segment_macro_f1",
                  "ece", "n_tracks")
 
@@ -133,7 +134,9 @@ def _markdown(headline, metrics, table, head, genres, validation, source, split_
         lines += [f"Headline model **{headline}**: track-level test accuracy "
                   f"**{_pct(metrics['accuracy'])}** (95% interval "
                   f"{_pct(metrics['accuracy_ci95_low'])} to {_pct(metrics['accuracy_ci95_high'])}"
-                  f", {metrics['n_tracks']} test tracks), macro-F1 **{_num(metrics['macro_f1'])}**,"
+                  f", {metrics['n_tracks']} test tracks), balanced accuracy "
+                  f"{_pct(metrics.get('balanced_accuracy'))}, macro-F1 "
+                  f"**{_num(metrics['macro_f1'])}**,"
                   f" expected calibration error of its track probabilities "
                   f"{_num(metrics.get('ece'))}. Data source: `{source['source']}`, "
                   f"{source['n_tracks']} tracks.", "",
@@ -172,21 +175,23 @@ def _markdown(headline, metrics, table, head, genres, validation, source, split_
         lines.append("")
 
     lines += ["## Models", "",
-              "| model | test accuracy (95% CI) | macro-F1 | segment accuracy | ECE | "
-              "val accuracy | epochs (best) | s/epoch | parameters |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "| model | test accuracy (95% CI) | balanced accuracy | macro-F1 | "
+              "segment accuracy | ECE | val accuracy | epochs (best) | s/epoch | parameters |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples():
         best = f"{r.epochs} ({int(r.best_epoch)})" if pd.notna(r.best_epoch) else f"{r.epochs}"
         lines.append(
             f"| {'**' + r.model + '**' if r.model == headline else r.model} | {_pct(r.accuracy)}"
-            f" ({_pct(r.accuracy_ci95_low)}-{_pct(r.accuracy_ci95_high)}) | {_num(r.macro_f1)} | "
+            f" ({_pct(r.accuracy_ci95_low)}-{_pct(r.accuracy_ci95_high)}) | "
+            f"{_pct(r.balanced_accuracy)} | {_num(r.macro_f1)} | "
             f"{_pct(r.segment_accuracy)} | {_num(r.ece)} | {_pct(r.val_track_accuracy)} | {best} | "
             f"{r.seconds_per_epoch:.1f} | {int(r.parameters) if pd.notna(r.parameters) else ''} |")
     lines += ["", "Accuracy is track-level (segment log-probabilities averaged per track); "
-              "segment accuracy scores every 3-s segment alone. The interval is Wilson's 95% "
-              "score interval over test tracks. ECE: expected calibration error of the track "
-              "probabilities (10 confidence bins), after the temperature fitted on the "
-              "validation tracks.", ""]
+              "balanced accuracy is the mean of the per-genre recalls (what matters when genres "
+              "are unbalanced); segment accuracy scores every 3-s segment alone. The interval "
+              "is Wilson's 95% score interval over test tracks. ECE: expected calibration "
+              "error of the track probabilities (10 confidence bins), after the temperature "
+              "fitted on the validation tracks.", ""]
     if not metrics["n_tracks"]:
         if "loss" in figs:
             lines += ["## Loss curves", "", f"![loss curves]({figs['loss']})", ""]

@@ -259,11 +259,23 @@ def fault_filtered_split(manifest: pd.DataFrame, lists: dict[str, list[str]]) ->
     return assignment
 
 
+def official_split(manifest: pd.DataFrame) -> pd.Series:
+    """The source's own split (FMA's training/validation/test, artist-filtered by
+    construction), from the manifest's `source_split`; tracks without one get '' (excluded)."""
+    column = manifest["source_split"] if "source_split" in manifest else \
+        pd.Series([""] * len(manifest), index=manifest.index)
+    assignment = column.fillna("").astype(str)
+    if not assignment.isin(SPLITS).any():
+        raise MusicGenreError("split.method=official: no track has a published split; this "
+                              "protocol needs a source that publishes one (data.source: fma)")
+    return assignment.where(assignment.isin(SPLITS), "")
+
+
 def make_split(manifest: pd.DataFrame, cfg: SplitConfig, seed: int,
                cache_dir: Path = Path("data/external")) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (split table: id, genre, artist, split; per-genre count table).
 
-    The count table's attrs carry `excluded` (tracks outside the published lists), `group_by`
+    The count table's attrs carry `excluded` (tracks outside the published split), `group_by`
     (what was actually used: artist needs at least one known artist) and `notes` (where the
     requested fractions could not be met).
     """
@@ -277,6 +289,8 @@ def make_split(manifest: pd.DataFrame, cfg: SplitConfig, seed: int,
     fractions = (cfg.train, cfg.val, cfg.test)
     if cfg.method == "fault-filtered":
         assignment = fault_filtered_split(manifest, load_fault_filtered_lists(cfg, cache_dir))
+    elif cfg.method == "official":
+        assignment = official_split(manifest)
     elif group_by == "artist":
         assignment, more = grouped_split(manifest, fractions, seed,
                                          track_groups(manifest, "artist"))

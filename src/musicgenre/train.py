@@ -178,9 +178,22 @@ class CropSampler:
         return rows[rng.permutation(len(rows))]
 
 
+def class_weights(index: pd.DataFrame, n_classes: int) -> np.ndarray:
+    """Balanced class weights from the training tracks (not segments or augmented copies):
+    n_tracks / (n_classes * tracks of the genre), as scikit-learn's 'balanced' computes them;
+    a genre without training tracks gets 1."""
+    labels = index.groupby("track_id")["label"].first().to_numpy()
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    present = counts > 0
+    weights = np.ones(n_classes)
+    weights[present] = len(labels) / (present.sum() * counts[present])
+    return weights
+
+
 def train_step(model, optimizer, x_raw: np.ndarray, y: np.ndarray, mean: np.ndarray,
                std: np.ndarray, cfg: TrainConfig, rng: np.random.Generator, generator,
-               n_classes: int, fabric=None) -> tuple[float, int]:
+               n_classes: int, fabric=None, class_weights: np.ndarray | None = None
+               ) -> tuple[float, int]:
     """One optimiser step on a batch of raw segments: normalise, mask, mix up, update.
 
     Masks and mixup are drawn on the CPU (the same random numbers on any device); `fabric`
@@ -205,6 +218,9 @@ def train_step(model, optimizer, x_raw: np.ndarray, y: np.ndarray, mean: np.ndar
     if fabric is not None:
         xb, target, yb = fabric.to_device((xb, target, yb))
     logits = model(xb).float()
+    if class_weights is not None:  # each genre's share of the loss, per unit of target
+        target = target * torch.as_tensor(class_weights, dtype=target.dtype,
+                                          device=target.device)
     loss = -(target * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
     optimizer.zero_grad()
     if fabric is None:
@@ -234,6 +250,7 @@ def train_neural(spec: ModelSpec, model_cfg, cfg: TrainConfig, seed: int, data: 
     y_train = idx_train["label"].to_numpy(np.int64)
     y_val = idx_val["label"].to_numpy(np.int64)
     n_classes = len(meta["genres"])
+    weights = class_weights(idx_train, n_classes) if cfg.class_weight == "balanced" else None
     name = spec.name
     model = spec.network(model_cfg, x_train.shape[1], x_train.shape[2], n_classes)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -271,7 +288,7 @@ def train_neural(spec: ModelSpec, model_cfg, cfg: TrainConfig, seed: int, data: 
                     continue
                 rows = rows[rank::world]
                 loss, hits = train_step(model, optimizer, x_train[rows], y_train[rows], mean,
-                                        std, cfg, rng, generator, n_classes, fabric)
+                                        std, cfg, rng, generator, n_classes, fabric, weights)
                 if average:
                     average.update()
                 total_loss += loss * len(rows)
@@ -339,7 +356,7 @@ def train_neural(spec: ModelSpec, model_cfg, cfg: TrainConfig, seed: int, data: 
 
 
 def fit_estimator(spec: ModelSpec, cfg, seed: int, data: TrainingData, out_dir: Path,
-                  live_dir: Path) -> dict:
+                  live_dir: Path, class_weight: str = "none") -> dict:
     """Fit a scikit-learn model in one step: on one example per training track version (the
     summary of its segments, with spec.track_summary) or per training segment."""
     def examples(x, index):
@@ -350,7 +367,10 @@ def fit_estimator(spec: ModelSpec, cfg, seed: int, data: TrainingData, out_dir: 
         return stats, groups["label"].first().to_numpy()
 
     start = time.perf_counter()
-    estimator = spec.estimator(cfg, seed).fit(*examples(data.x_train, data.idx_train))
+    estimator = spec.estimator(cfg, seed)
+    if class_weight == "balanced":  # every estimator in the registry takes class_weight
+        estimator[-1].set_params(class_weight="balanced")
+    estimator.fit(*examples(data.x_train, data.idx_train))
     seconds = time.perf_counter() - start
     classifier = Classifier(spec, data.meta["genres"], None, None, None, estimator)
     _, labels, track_lp, seg_log_probs = score_tracks(classifier, data.x_val, data.idx_val)
@@ -377,7 +397,8 @@ def fit_model(spec: ModelSpec, params: dict, data: TrainingData, out_dir: Path,
     load_params gives them). `epochs`: train a network for exactly that many epochs, the last
     one kept (a refit on training + validation tracks, where nothing is left to validate on)."""
     if not spec.is_neural:
-        return fit_estimator(spec, params[spec.name], params["seed"], data, out_dir, live_dir)
+        return fit_estimator(spec, params[spec.name], params["seed"], data, out_dir, live_dir,
+                             params["train"].class_weight if "train" in params else "none")
     cfg = params["train"]
     if epochs is not None:
         # min_epochs = epochs: no earlier epoch can be picked and nothing stops sooner;

@@ -27,8 +27,9 @@ from musicgenre.errors import AudioError, MusicGenreError, ValidationFailed
 # Great Expectations must not phone home from a pipeline stage.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-MANIFEST_COLUMNS = ["id", "genre", "artist", "path", "format", "sample_rate", "channels", "frames",
-                    "duration_s", "rms_dbfs", "md5", "readable", "error", "keep", "problems"]
+MANIFEST_COLUMNS = ["id", "genre", "artist", "source_split", "path", "format", "sample_rate",
+                    "channels", "frames", "duration_s", "rms_dbfs", "md5", "readable", "error",
+                    "keep", "problems"]
 
 
 def scan_file(path: Path, genre: str) -> dict:
@@ -136,7 +137,7 @@ def run_suite(manifest: pd.DataFrame, cfg: ValidateConfig, genres: list[str],
     files_def = context.validation_definitions.add(gx.ValidationDefinition(
         name="audio_files", suite=file_suite,
         data=source.add_dataframe_asset("manifest").add_batch_definition_whole_dataframe("all")))
-    frame = manifest.drop(columns=["keep", "problems", "artist"],
+    frame = manifest.drop(columns=["keep", "problems", "artist", "source_split"],
                           errors="ignore").reset_index(drop=True)
     result = context.checkpoints.add(gx.Checkpoint(
         name="audio_files", validation_definitions=[files_def], actions=actions,
@@ -183,25 +184,32 @@ def _results(checkpoint_result):
         yield from run.results
 
 
-def add_artists(manifest: pd.DataFrame, artists_path: Path | None) -> pd.DataFrame:
-    """The `artist` column from the download stage's `artists.csv` (empty where unknown)."""
+METADATA_COLUMNS = ("artist", "source_split")
+
+
+def add_metadata(manifest: pd.DataFrame, metadata_path: Path | None) -> pd.DataFrame:
+    """The `artist` and `source_split` columns from the download stage's `metadata.csv`
+    (empty where unknown)."""
     manifest = manifest.copy()
-    manifest["artist"] = ""
-    if artists_path is None or not Path(artists_path).exists():
+    for column in METADATA_COLUMNS:
+        manifest[column] = ""
+    if metadata_path is None or not Path(metadata_path).exists():
         return manifest
-    artists = pd.read_csv(artists_path, keep_default_na=False, dtype=str)
-    if not {"id", "artist"} <= set(artists.columns):
-        raise MusicGenreError(f"{artists_path}: needs the columns 'id' and 'artist'")
-    manifest["artist"] = manifest["id"].map(dict(zip(artists["id"], artists["artist"],
-                                                     strict=True))).fillna("")
+    table = pd.read_csv(metadata_path, keep_default_na=False, dtype=str)
+    if not {"id", *METADATA_COLUMNS} <= set(table.columns):
+        raise MusicGenreError(f"{metadata_path}: needs the columns id, "
+                              f"{', '.join(METADATA_COLUMNS)}")
+    for column in METADATA_COLUMNS:
+        manifest[column] = manifest["id"].map(dict(zip(table["id"], table[column],
+                                                       strict=True))).fillna("")
     return manifest
 
 
 def validate_dataset(genres_dir: Path, cfg: ValidateConfig, genres: list[str],
                      manifest_path: Path, report_dir: Path, progress: bool = True,
-                     artists_path: Path | None = None) -> dict:
+                     metadata_path: Path | None = None) -> dict:
     """Scan, validate, apply the policy; write the manifest, summary JSON and Data Docs."""
-    manifest = add_artists(scan_folder(genres_dir, progress=progress), artists_path)
+    manifest = add_metadata(scan_folder(genres_dir, progress=progress), metadata_path)
     docs_dir = Path(report_dir) / "data_docs"
     shutil.rmtree(docs_dir, ignore_errors=True)
     outcome = run_suite(manifest, cfg, genres, docs_dir)
