@@ -22,7 +22,8 @@ def _save(fig, path: Path) -> Path:
 
 def confusion_png(cm: list[list[int]], genres: list[str], title: str, path: Path) -> Path:
     cm = np.asarray(cm)
-    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    side = max(5.5, 0.42 * len(genres) + 2.5)  # 16 FMA genres need more room than 10
+    fig, ax = plt.subplots(figsize=(side + 1.0, side))
     im = ax.imshow(cm, cmap="Blues")
     ax.set_xticks(range(len(genres)), genres, rotation=45, ha="right")
     ax.set_yticks(range(len(genres)), genres)
@@ -55,7 +56,7 @@ def accuracy_bars(table: pd.DataFrame, path: Path) -> Path:
 def per_genre_bars(per_genre: dict, title: str, path: Path) -> Path:
     genres = list(per_genre)
     x = np.arange(len(genres))
-    fig, ax = plt.subplots(figsize=(8, 3.8))
+    fig, ax = plt.subplots(figsize=(max(8.0, 0.55 * len(genres) + 2), 3.8))
     for k, metric in enumerate(("precision", "recall", "f1")):
         ax.bar(x + (k - 1) * 0.27, [per_genre[g][metric] for g in genres], width=0.27,
                label=metric)
