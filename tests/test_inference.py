@@ -218,3 +218,49 @@ def test_unusable_audio_is_one_clear_error_and_long_files_are_bounded(quick_mode
     sf.write(tmp_path / "noise.wav", (0.1 * rng.standard_normal(4 * sr)).astype(np.float32), sr)
     proba = classify_file(classifier, tmp_path / "noise.wav")
     assert proba.shape == (10,) and proba.sum() == pytest.approx(1.0)
+
+
+POOL_AFTER_A_NETWORK = """
+import sys
+import torch
+from musicgenre import models
+from musicgenre.parallel import OrderedPool
+
+WEIGHTS = sys.argv[1]
+NET = {}
+
+def network():
+    spec = models.get("cnn")
+    return spec.network(spec.config(), 128, 130, 10).eval()  # the default size
+
+def load_weights():  # what a worker's setup does with a checkpoint
+    NET["net"] = network()
+    NET["net"].load_state_dict(torch.load(WEIGHTS, weights_only=True))
+
+def forward(seed):
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        return int(NET["net"](torch.randn(2, 128, 130)).argmax(dim=1).sum())
+
+if __name__ == "__main__":
+    torch.set_num_threads(2)
+    torch.save(network().state_dict(), WEIGHTS)
+    load_weights()  # this process has now run torch's OpenMP parallel regions
+    with OrderedPool(2, load_weights) as pool:
+        print(list(pool.map(forward, range(4), progress=False)))
+"""
+
+
+def test_a_pool_started_after_running_a_network_does_not_hang(tmp_path):
+    """Pool workers used to be forks of the caller, which inherit its OpenMP (libgomp)
+    thread-pool state: after the caller had loaded a default-size network, a worker loading
+    one too waited forever (the robustness stage of a cnn hung so on real tracks)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "pool_after_network.py"
+    script.write_text(POOL_AFTER_A_NETWORK)
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path / "weights.pt")],
+                          capture_output=True, text=True, timeout=90)
+    assert proc.returncode == 0, proc.stderr
+    assert len(eval(proc.stdout.strip().splitlines()[-1])) == 4

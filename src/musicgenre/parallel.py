@@ -78,7 +78,14 @@ class OrderedPool:
             self.pool = self.client.get_executor(pure=False)
             self.workers = max(1, sum(self.client.nthreads().values()))
         elif self.workers > 1:
-            self.pool = ProcessPoolExecutor(self.workers, initializer=_setup_worker,
+            # Workers start from a fresh forkserver process, not a fork of this one: a
+            # forked child inherits the parent's OpenMP thread-pool state (GNU libgomp, which
+            # torch uses, is not fork-safe), and once the parent had run a parallel region,
+            # e.g. loading a network's weights, the child's first one hung forever
+            # (robustness of a cnn on real tracks).
+            self.pool = ProcessPoolExecutor(self.workers,
+                                            mp_context=multiprocessing.get_context("forkserver"),
+                                            initializer=_setup_worker,
                                             initargs=(self.setup, self.setup_args))
         else:
             _setup_worker(self.setup, self.setup_args)
