@@ -9,7 +9,7 @@ import pytest
 import yaml
 from sklearn.metrics import balanced_accuracy_score
 
-from helpers.dvc_repo import TINY, dvc, update_params
+from helpers.dvc_repo import TINY, dvc, git, update_params
 from helpers.fma import fma_params, make_fma, tracks_csv
 from helpers.paths import ROOT
 from musicgenre import fma
@@ -158,22 +158,39 @@ def test_class_weights_count_tracks_not_segments():
 
 @pytest.mark.slow
 def test_fma_through_the_pipeline(served, fixture, project_copy):
-    """download -> validate -> split (official) -> features -> train (1 epoch, balanced
-    class weights) -> evaluate -> report, with `dvc repro` on the FMA-shaped archive."""
-    update_params(project_copy, {
-        **TINY, **fma_params(served.url, fixture, "data/external"),
-        "split.method": "official", "train.epochs": 1, "train.class_weight": "balanced",
-        "features.embedding": None, "models": ["baseline", "cnn"], "model": "cnn"})
-    dvc("repro", cwd=project_copy)
+    """The README's commands on the FMA-shaped archive: `dvc exp run -S data.source=fma -S
+    data.fma.subset=small` (download -> validate -> split -> features -> train 1 epoch with
+    balanced class weights -> evaluate -> report), then the same with FMA's official split,
+    which reruns nothing before the split."""
+    changes = {**TINY, **fma_params(served.url, fixture, "data/external"),
+               "train.epochs": 1, "train.class_weight": "balanced",
+               "features.embedding": None, "models": ["baseline", "cnn"], "model": "cnn"}
+    changes.pop("data.source")
+    changes.pop("data.fma.subset")
+    update_params(project_copy, changes)  # mirrors and the shrunk config, committed
+    git("commit", "-qam", "fma test params", cwd=project_copy)
+
+    dvc("exp", "run", "-S", "data.source=fma", "-S", "data.fma.subset=small", cwd=project_copy)
     summary = json.loads((project_copy / "reports/validation/summary.json").read_text())
     assert summary["n_files"] == 17 and summary["n_kept"] == 15
     split = json.loads((project_copy / "reports/split.json").read_text())
-    assert split["method"] == "official" and split["tracks"] == {"train": 9, "val": 3, "test": 3}
-    assert split["artists_shared"]["train-test"] == 0
+    assert split["method"] == "stratified" and split["group_by"] == "artist"
+    assert split["artists_shared"] == {"train-test": 0, "train-val": 0, "val-test": 0}
     for model in ("baseline", "cnn"):
         metrics = json.loads((project_copy / f"reports/eval/{model}/metrics.json").read_text())
         assert list(metrics["per_genre"]) == ["folk", "hip-hop", "rock"]
-        assert metrics["n_tracks"] == 3 and 0 <= metrics["balanced_accuracy"] <= 1
+        assert metrics["n_tracks"] == split["tracks"]["test"]
+        assert 0 <= metrics["balanced_accuracy"] <= 1
     assert load_classifier(project_copy / "models/cnn").genres == ["folk", "hip-hop", "rock"]
     report = (project_copy / "reports/report.md").read_text()
     assert "balanced accuracy" in report and f"rock.{fixture.broken:06d}" in report
+
+    proc = dvc("exp", "run", "-S", "data.source=fma", "-S", "data.fma.subset=small",
+               "-S", "split.method=official", cwd=project_copy)
+    for stage in ("download", "validate"):
+        assert f"Stage '{stage}' didn't change, skipping" in proc.stdout
+    split = json.loads((project_copy / "reports/split.json").read_text())
+    assert split["method"] == "official" and split["tracks"] == {"train": 9, "val": 3, "test": 3}
+    assert split["artists_shared"]["train-test"] == 0
+    metrics = json.loads((project_copy / "reports/eval/cnn/metrics.json").read_text())
+    assert metrics["n_tracks"] == 3
