@@ -97,6 +97,7 @@ def evaluate_folder(model_path: Path, data: Path, workers: int = 0, device: str 
     found, with kind "skipped" or "error"). Only the usable files are scored.
     """
     from musicgenre.audio import find_labelled_audio
+    from musicgenre.genres import slug
     from musicgenre.inference import classify_files
 
     classifier = load_classifier(model_path)
@@ -110,7 +111,7 @@ def evaluate_folder(model_path: Path, data: Path, workers: int = 0, device: str 
         raise MusicGenreError(f"{data}: no audio files in <genre>/ folders")
     errors, known = [], []
     for path in files:
-        genre = path.parent.name.lower()
+        genre = slug(path.parent.name)  # as the download stage names genres: Hip-Hop -> hip-hop
         if genre in classifier.genres:
             known.append(path)
             continue
@@ -123,7 +124,7 @@ def evaluate_folder(model_path: Path, data: Path, workers: int = 0, device: str 
             errors.append(error)
             report("error", error)
             continue
-        truth.append(classifier.genres.index(Path(path).parent.name.lower()))
+        truth.append(classifier.genres.index(slug(Path(path).parent.name)))
         predicted.append(int(np.argmax(proba)))
     return {"model": classifier.name, "data": str(data),
             **classification_metrics(np.array(truth, dtype=int), np.array(predicted, dtype=int),
