@@ -149,9 +149,12 @@ class ValidateConfig:
     max_sample_rate: int = 192000
     min_tracks_per_genre: int = 2
     silence_dbfs: float = -60.0
+    workers: int = 0  # processes decoding files; 0: one per CPU core
 
     def check(self, key: str) -> None:
         _positive(key, "min_duration_s", self.min_duration_s)
+        if self.workers < 0:
+            raise ConfigError(f"{key}.workers: must be >= 0, got {self.workers}")
         if self.max_duration_s <= self.min_duration_s:
             raise ConfigError(f"{key}.max_duration_s: must exceed min_duration_s")
         if self.max_sample_rate < self.min_sample_rate:
