@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -99,11 +100,27 @@ class OrderedPool:
             if exc_type is not None and not issubclass(exc_type, Exception):
                 # Ctrl-C (or exit): stop now. Waiting for the running tasks, or for Python's
                 # exit hook to join the workers, kept a stage alive through a second Ctrl-C.
-                for process in list(getattr(self.pool, "_processes", {}).values()):
-                    process.terminate()
+                processes = list(getattr(self.pool, "_processes", {}).values())
+                # Wait for them to die (a terminated worker exits at once) so that the
+                # forkserver reaps them before it exits, else they linger as zombies; a
+                # second Ctrl-C must not cut this short.
+                previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+                try:
+                    for process in processes:
+                        process.terminate()
+                    for process in processes:
+                        process.join(timeout=5)
+                        if process.is_alive():
+                            process.kill()
+                finally:
+                    signal.signal(signal.SIGINT, previous)
                 self.pool.shutdown(wait=False, cancel_futures=True)
+                self.pool = None
+                _stop_helper_processes()
                 return
             self.pool.shutdown(cancel_futures=True)
+            self.pool = None
+            _stop_helper_processes()
             return
         if self.teardown is not None:
             self.teardown()
@@ -174,6 +191,23 @@ def _dask_client(address: str, setup: Callable, args: tuple):
                               f"({' '.join(str(exc).split())[:200]})") from None
     client.register_plugin(PrepareWorker(), name="musicgenre-prepare-worker")
     return client
+
+
+def _stop_helper_processes() -> None:
+    """Stop multiprocessing's forkserver and resource tracker once a pool is done with them.
+
+    Both are children of this process that exit only after it has; orphaned then, they
+    stay as zombies where PID 1 reaps nothing (containers without an init). `_stop` is the
+    hook CPython's own tests use; were it to go away, only those zombies would come back.
+    """
+    import gc
+    from multiprocessing import forkserver, resource_tracker
+
+    gc.collect()  # the pool's queues and their semaphores, before the tracker is stopped
+    for helper in (forkserver._forkserver, resource_tracker._resource_tracker):
+        stop = getattr(helper, "_stop", None)
+        if stop is not None:
+            stop()
 
 
 def _setup_worker(setup: Callable, args: tuple) -> None:
