@@ -45,9 +45,6 @@ def test_ctrl_c_stops_dvc_repro_features_and_its_workers(project_copy):
     finally:
         left = _group(pgid)
         if left:
-            print(subprocess.run(["ps", "-o", "pid,ppid,stat,etime,args", "-g", str(pgid)],
-                                 capture_output=True, text=True).stdout)  # DEBUG
-            print(out.decode()[-3000:] if out else "")  # DEBUG
             os.killpg(pgid, signal.SIGKILL)
     assert not left, f"still running after Ctrl-C: {left}"
     assert proc.returncode != 0
