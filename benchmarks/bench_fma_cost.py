@@ -18,7 +18,6 @@ marked so).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import tempfile
@@ -28,16 +27,14 @@ from pathlib import Path
 import pandas as pd
 import soundfile as sf
 import soxr
-import yaml
 from common import ROOT, audio_folder, print_table
 
-from helpers.fma import fma_archives, mp3_bytes
+from helpers.fma import FmaFixture, data_config, fma_archives, fma_params, mp3_bytes
 from helpers.http_server import FileServer
 from musicgenre import models
-from musicgenre.config import AugmentConfig, DataConfig, SplitConfig, ValidateConfig, load_section
+from musicgenre.config import DataConfig, SplitConfig, ValidateConfig, load_params
 from musicgenre.download import build_raw
 from musicgenre.features.build import extract_features
-from musicgenre.parsing import parse
 from musicgenre.split import make_split
 from musicgenre.train import CropSampler, TrainingData, fit_model
 from musicgenre.validate import read_manifest, validate_dataset
@@ -65,17 +62,10 @@ def fma_subset(folder: Path, n_tracks: int) -> tuple[bytes, bytes, list[dict]]:
     return meta, audio_zip, rows
 
 
-def data_config(**changes) -> DataConfig:
-    """The project's data params with some top-level keys replaced."""
-    data = yaml.safe_load((ROOT / "params.yaml").read_text())["data"]
-    return parse(DataConfig, {**data, **changes}, "data")
-
-
 def data_stages(cfg: DataConfig, work: Path, split_cfg: SplitConfig, split_for=None) -> dict:
     """Run download -> validate -> split -> features; seconds per stage."""
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    features = load_section("features", params)
-    augment = parse(AugmentConfig, params["augment"], "augment")
+    params = load_params("features", "augment", path=ROOT / "params.yaml")
+    features, augment = params["features"], params["augment"]
     seconds = {}
     start = time.perf_counter()
     provenance = build_raw(cfg, "auto", 42, work / "raw", progress=False)
@@ -104,15 +94,13 @@ def data_stages(cfg: DataConfig, work: Path, split_cfg: SplitConfig, split_for=N
 def epoch_rate(features_dir: Path, work: Path, epochs: int = 2) -> dict[str, float]:
     """Segments per second in an epoch of each network (training crops + validation), from
     the epoch times the train stage records (model set-up and calibration left out)."""
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
     rates = {}
     for name in models.names():
         spec = models.get(name)
         if not spec.is_neural:
             continue
         data = TrainingData.from_features_dir(features_dir)
-        chosen = {"seed": 42, "train": load_section("train", params),
-                  name: load_section(name, params)}
+        chosen = {"seed": 42, **load_params("train", name, path=ROOT / "params.yaml")}
         fit_model(spec, chosen, data, work / name, work / f"live-{name}", progress=False,
                   epochs=epochs)
         timing = json.loads((work / f"live-{name}" / "timing.json").read_text())
@@ -135,15 +123,8 @@ def main() -> None:
         server.routes.update({"/fma_metadata.zip": meta_zip, "/fma_small.zip": audio_zip})
         server.thread.start()
         try:
-            fma_cfg = data_config(
-                source="fma", download={"cache_dir": str(tmp / "cache")},
-                fma={"subset": "small",
-                     "metadata": {"urls": [server.url("/fma_metadata.zip")],
-                                  "filename": "fma_metadata.zip",
-                                  "sha1": hashlib.sha1(meta_zip).hexdigest()},
-                     "small": {"urls": [server.url("/fma_small.zip")],
-                               "filename": "fma_small.zip",
-                               "sha1": hashlib.sha1(audio_zip).hexdigest()}})
+            fma_cfg = data_config(fma_params(server.url, FmaFixture(meta_zip, audio_zip),
+                                             tmp / "cache"))
             mp3 = data_stages(fma_cfg, tmp / "mp3", SplitConfig(method="official"))
         finally:
             server.httpd.shutdown()
@@ -157,8 +138,8 @@ def main() -> None:
         for r in rows:
             (originals / r["source"].parent.name).mkdir(parents=True, exist_ok=True)
             shutil.copy(r["source"], originals / r["source"].parent.name / r["source"].name)
-        wav_cfg = data_config(source="folder", path=str(originals),
-                              artists={"gtzan_index": None, "tags": False})
+        wav_cfg = data_config({"data.source": "folder", "data.path": str(originals),
+                               "data.artists.gtzan_index": None, "data.artists.tags": False})
         wav = data_stages(wav_cfg, tmp / "wav", SplitConfig(), split_for=wav_split)
         rates = epoch_rate(tmp / "mp3/features", tmp / "train")
         shutil.rmtree(tmp / "train", ignore_errors=True)

@@ -6,20 +6,17 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from sklearn.metrics import balanced_accuracy_score
 
 from helpers.dvc_repo import TINY, dvc, git, update_params
-from helpers.fma import fma_params, make_fma, tracks_csv
-from helpers.paths import ROOT
+from helpers.fma import data_config, fma_params, make_fma, tracks_csv
 from musicgenre import fma
-from musicgenre.config import DataConfig, SplitConfig, ValidateConfig
+from musicgenre.config import SplitConfig, ValidateConfig
 from musicgenre.download import build_raw
 from musicgenre.errors import ArchiveError, ChecksumError, MusicGenreError
 from musicgenre.genres import slug
 from musicgenre.inference import load_classifier
 from musicgenre.metrics import classification_metrics
-from musicgenre.parsing import parse
 from musicgenre.split import make_split, split_protocol
 from musicgenre.train import class_weights
 from musicgenre.validate import read_manifest, validate_dataset
@@ -35,18 +32,6 @@ def served(http_server, fixture):
     http_server.routes["/fma_metadata.zip"] = fixture.metadata_zip
     http_server.routes["/fma_small.zip"] = fixture.audio_zip
     return http_server
-
-
-def data_config(changes: dict) -> DataConfig:
-    """params.yaml's data section with dotted `data.` changes applied, parsed."""
-    data = yaml.safe_load((ROOT / "params.yaml").read_text())["data"]
-    for dotted, value in changes.items():
-        node = data
-        *parents, leaf = dotted.removeprefix("data.").split(".")
-        for key in parents:
-            node = node[key]
-        node[leaf] = value
-    return parse(DataConfig, data, "data")
 
 
 def test_tracks_csv_two_row_header_and_nested_subsets(fixture, tmp_path):

@@ -171,8 +171,8 @@ def _from_fma(cfg: DataConfig, genres: list[str] | str, work: Path, genres_dir: 
 
 
 def _digests(remote: RemoteFile) -> dict:
-    return {k: v for k, v in (("sha256", remote.sha256), ("sha1", remote.sha1),
-                              ("md5", remote.md5)) if v}
+    """The checksums a remote file was verified with, for the provenance record."""
+    return {k: v for k, v in remote.checks().items() if v and k != "expected_bytes"}
 
 
 def artist_summary(records: list[dict], cfg: DataConfig) -> dict:

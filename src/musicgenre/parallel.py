@@ -61,11 +61,12 @@ def resolve_workers(workers: int, jobs: int | None = None) -> int:
 
 
 class OrderedPool:
-    """`map(fn, jobs)` yields fn(job) in job order. `setup(*setup_args)` prepares each worker
-    (and the caller's process when workers = 1) after the thread limits are set; `teardown`
-    undoes it in the caller's process."""
+    """`map(fn, jobs)` yields fn(job) in job order. `setup(*setup_args)`, if given, prepares
+    each worker (and the caller's process when workers = 1) just before the one-thread limits
+    are set, so that they cover torch if it imports it; `teardown` undoes it in the caller's
+    process."""
 
-    def __init__(self, workers: int, setup: Callable, setup_args: tuple = (),
+    def __init__(self, workers: int, setup: Callable | None = None, setup_args: tuple = (),
                  teardown: Callable | None = None, address: str | None = None) -> None:
         self.workers = resolve_workers(workers)
         self.setup, self.setup_args, self.teardown = setup, setup_args, teardown
@@ -173,7 +174,7 @@ def _on_one_thread(fn: Callable, job):
         return fn(job)
 
 
-def _dask_client(address: str, setup: Callable, args: tuple):
+def _dask_client(address: str, setup: Callable | None, args: tuple):
     """A client of the scheduler at `address`, its workers prepared by `setup(*args)`."""
     from distributed import Client
     from distributed.diagnostics.plugin import WorkerPlugin
@@ -210,9 +211,10 @@ def _stop_helper_processes() -> None:
             stop()
 
 
-def _setup_worker(setup: Callable, args: tuple) -> None:
+def _setup_worker(setup: Callable | None, args: tuple) -> None:
     if multiprocessing.parent_process() is not None:  # a worker process, not workers=1
         ignore_interrupts()
     tune_allocator()
-    setup(*args)  # first: it may import torch, whose threads are then limited too
+    if setup is not None:
+        setup(*args)  # first: it may import torch, whose threads are then limited too
     single_thread()

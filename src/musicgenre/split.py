@@ -262,9 +262,8 @@ def fault_filtered_split(manifest: pd.DataFrame, lists: dict[str, list[str]]) ->
 def official_split(manifest: pd.DataFrame) -> pd.Series:
     """The source's own split (FMA's training/validation/test, artist-filtered by
     construction), from the manifest's `source_split`; tracks without one get '' (excluded)."""
-    column = manifest["source_split"] if "source_split" in manifest else \
-        pd.Series([""] * len(manifest), index=manifest.index)
-    assignment = column.fillna("").astype(str)
+    assignment = manifest.get("source_split", pd.Series("", index=manifest.index))
+    assignment = assignment.fillna("").astype(str)
     if not assignment.isin(SPLITS).any():
         raise MusicGenreError("split.method=official: no track has a published split; this "
                               "protocol needs a source that publishes one (data.source: fma)")

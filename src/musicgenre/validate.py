@@ -54,17 +54,13 @@ def _scan_job(path: str) -> dict:
     return scan_file(Path(path), Path(path).parent.name)
 
 
-def _no_setup() -> None:
-    pass
-
-
 def scan_folder(genres_dir: Path, progress: bool = True, workers: int = 1) -> pd.DataFrame:
     """One manifest row per `<genre>/<file>` audio file under `genres_dir`, decoded on
     `workers` processes (0: one per core; decoding FMA's MP3s is most of the cost)."""
     files, _ = find_labelled_audio(genres_dir)
     if not files:
         raise MusicGenreError(f"{genres_dir}: no audio files in <genre>/ folders")
-    with OrderedPool(resolve_workers(workers, len(files)), _no_setup) as pool:
+    with OrderedPool(resolve_workers(workers, len(files))) as pool:
         rows = list(pool.map(_scan_job, [str(p) for p in files], desc="scan audio",
                              unit="file", progress=progress))
     return pd.DataFrame(rows)

@@ -36,16 +36,21 @@ def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProces
     return run([str(Path(sys.executable).parent / "dvc"), *args], cwd, check=check)
 
 
-def update_params(repo: Path, changes: dict[str, object]) -> None:
-    """Set dotted keys in the repo's params.yaml (like `dvc exp run -S`)."""
-    path = repo / "params.yaml"
-    params = yaml.safe_load(path.read_text())
+def set_dotted(params: dict, changes: dict[str, object]) -> dict:
+    """Set dotted keys (`train.epochs`) in a nested params mapping, in place; returns it."""
     for dotted, value in changes.items():
         node = params
         *parents, leaf = dotted.split(".")
         for key in parents:
             node = node[key]
         node[leaf] = value
+    return params
+
+
+def update_params(repo: Path, changes: dict[str, object]) -> None:
+    """Set dotted keys in the repo's params.yaml (like `dvc exp run -S`)."""
+    path = repo / "params.yaml"
+    params = set_dotted(yaml.safe_load(path.read_text()), changes)
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 

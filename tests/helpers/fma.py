@@ -18,7 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import yaml
 
+from helpers.dvc_repo import set_dotted
+from helpers.paths import ROOT
+from musicgenre.config import DataConfig
+from musicgenre.parsing import parse
 from musicgenre.synthetic import render_track
 
 # FMA top genre -> the synthetic recipe that renders it
@@ -125,6 +130,12 @@ def fma_archives(rows: list[dict], clips: dict[int, bytes]) -> tuple[bytes, byte
             name = f"{tid:06d}"
             zf.writestr(f"fma_small/{name[:3]}/{name}.mp3", data)
     return meta.getvalue(), audio.getvalue()
+
+
+def data_config(changes: dict) -> DataConfig:
+    """The project's params.yaml `data` section with dotted `data.` changes, parsed."""
+    params = set_dotted(yaml.safe_load((ROOT / "params.yaml").read_text()), changes)
+    return parse(DataConfig, params["data"], "data")
 
 
 def fma_params(server_url, fixture: FmaFixture, cache_dir: Path | str) -> dict:
