@@ -17,9 +17,10 @@ from pathlib import Path
 import pandas as pd
 from common import audio_folder, print_table
 
-from musicgenre.config import GTZAN_GENRES, AugmentConfig, FeaturesConfig
+from musicgenre.data.genres import GTZAN_GENRES
+from musicgenre.data.validate import scan_folder
 from musicgenre.features.build import extract_features
-from musicgenre.validate import scan_folder
+from musicgenre.features.config import AugmentConfig, FeaturesConfig
 
 
 def run(manifest, split, cfg, out: Path, address: str | None) -> float:

@@ -22,8 +22,9 @@ import numpy as np
 import torch
 from common import audio_folder, print_table
 
-from musicgenre.audio import load_audio
-from musicgenre.config import FeaturesConfig
+from musicgenre.core.process import tune_allocator
+from musicgenre.data.audio import load_audio
+from musicgenre.features.config import FeaturesConfig
 from musicgenre.features.extract import segment_embeddings, segment_starts, segments_from_audio
 from musicgenre.features.musicnn import (
     SAMPLE_RATE,
@@ -33,7 +34,6 @@ from musicgenre.features.musicnn import (
     patch_frames,
     patch_starts,
 )
-from musicgenre.process import tune_allocator
 
 
 def starts_s(audio: np.ndarray, cfg: FeaturesConfig) -> list[float]:

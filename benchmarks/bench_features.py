@@ -21,9 +21,9 @@ import librosa
 import numpy as np
 from common import ROOT, audio_folder, cpu_count, print_table
 
-from musicgenre.audio import load_audio
-from musicgenre.config import AugmentConfig, FeaturesConfig
+from musicgenre.data.audio import load_audio
 from musicgenre.features.build import _work, track_pool
+from musicgenre.features.config import AugmentConfig, FeaturesConfig
 from musicgenre.features.extract import frame_features
 
 SETS = ["logmel", "mfcc", "chroma", "contrast", "seed_stack", "logmel+mfcc+chroma+contrast"]
@@ -82,9 +82,10 @@ def memory_run(n_tracks: int, copies: int, genres_dir: Path, out: Path) -> dict:
     """Run the real stage function on n_tracks (dev tracks repeated) in this process."""
     import pandas as pd
 
-    from musicgenre.config import GTZAN_GENRES, SplitConfig
+    from musicgenre.data.config import SplitConfig
+    from musicgenre.data.genres import GTZAN_GENRES
+    from musicgenre.data.split import make_split
     from musicgenre.features.build import extract_features
-    from musicgenre.split import make_split
 
     files = sorted(genres_dir.glob("*/*.wav"))
     rows = [{"id": f"{f.parent.name}.{i:05d}", "genre": f.parent.name, "path": str(f),

@@ -32,12 +32,16 @@ from common import ROOT, audio_folder, print_table
 from helpers.fma import FmaFixture, data_config, fma_archives, fma_params, mp3_bytes
 from helpers.http_server import FileServer
 from musicgenre import models
-from musicgenre.config import DataConfig, SplitConfig, ValidateConfig, load_params
-from musicgenre.download import build_raw
+from musicgenre.config import load_params
+from musicgenre.data.config import DataConfig, SplitConfig, ValidateConfig
+from musicgenre.data.download import build_raw
+from musicgenre.data.split import make_split
+from musicgenre.data.tables import read_manifest
+from musicgenre.data.validate import validate_dataset
 from musicgenre.features.build import extract_features
-from musicgenre.split import make_split
-from musicgenre.train import CropSampler, TrainingData, fit_model
-from musicgenre.validate import read_manifest, validate_dataset
+from musicgenre.training.data import TrainingData
+from musicgenre.training.fit import fit_model
+from musicgenre.training.sampler import CropSampler
 
 FMA_SMALL = {"tracks": 8000, "train": 6400, "val": 800, "test": 800}
 SPLIT_CYCLE = ["training"] * 3 + ["validation", "test"]

@@ -22,11 +22,14 @@ import pandas as pd
 from common import audio_folder, cpu_count, print_table
 
 from musicgenre import models
-from musicgenre.config import GTZAN_GENRES, AugmentConfig, FeaturesConfig
+from musicgenre.data.genres import GTZAN_GENRES
+from musicgenre.data.validate import scan_folder
 from musicgenre.features.build import extract_features
-from musicgenre.inference import classify_file, classify_files, load_classifier
-from musicgenre.train import TrainingData, fit_estimator
-from musicgenre.validate import scan_folder
+from musicgenre.features.config import AugmentConfig, FeaturesConfig
+from musicgenre.inference.checkpoint import load_classifier
+from musicgenre.inference.predict import classify_file, classify_files
+from musicgenre.training.data import TrainingData
+from musicgenre.training.fit import fit_model as fit
 
 
 def fit_model(folder: Path, out: Path) -> Path:
@@ -39,7 +42,7 @@ def fit_model(folder: Path, out: Path) -> Path:
                      AugmentConfig(copies=0), 0, out / "features", progress=False)
     data = TrainingData.from_features_dir(out / "features", embeddings=True)
     transfer = models.get("transfer")
-    fit_estimator(transfer, transfer.config(), 0, data, out / "model", out / "live")
+    fit(transfer, {"seed": 0, "transfer": transfer.config()}, data, out / "model", out / "live")
     return out / "model"
 
 

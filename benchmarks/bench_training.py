@@ -27,8 +27,10 @@ import numpy as np
 import pandas as pd
 from common import cpu_count, print_table
 
-from musicgenre.config import GTZAN_GENRES, FeaturesConfig, TrainConfig
+from musicgenre.data.genres import GTZAN_GENRES
+from musicgenre.features.config import FeaturesConfig
 from musicgenre.features.store import NpyStreamWriter
+from musicgenre.training.config import TrainConfig
 
 TRAIN_SEGMENTS = 700 * 19 * 3
 VAL_SEGMENTS = 150 * 19
@@ -54,21 +56,22 @@ def make_features(out: Path, rows: int, frames: int) -> None:
 
 def measure(model_name: str, features: Path, batches: int, naive: bool) -> dict:
     """Runs in a child process: time `batches` training steps, estimate one epoch."""
-    import torch
 
-    from musicgenre.process import tune_allocator
+    from musicgenre.core.process import tune_allocator
 
     tune_allocator()  # as in the train stage
 
+    from dataclasses import replace
+
     from musicgenre import models
-    from musicgenre.train import CropSampler, TrainingData, _evaluate, train_step
+    from musicgenre.training.data import TrainingData
+    from musicgenre.training.loop import start_run, train_step, validate
+    from musicgenre.training.sampler import CropSampler
 
     data = TrainingData.from_features_dir(features)
     if naive:  # what a first script does: the whole training array in RAM as float32
         data.x_train = np.asarray(np.load(features / "train.npy"), dtype=np.float32)
-    cfg = TrainConfig()
-    meta = data.meta
-    mean, std = np.zeros(len(meta["mean"]), np.float32), np.ones(len(meta["std"]), np.float32)
+    cfg = TrainConfig(device="cpu")
     x, index = data.x_train, data.idx_train
     y = index["label"].to_numpy(np.int64)
     spec = models.get(model_name)
@@ -79,22 +82,21 @@ def measure(model_name: str, features: Path, batches: int, naive: bool) -> dict:
         spec.estimator(spec.config(), 0).fit(stats, y[::19][: len(stats)])
         epoch = time.perf_counter() - start
     else:
-        model = spec.network(spec.config(), x.shape[1], x.shape[2], 10)
-        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-        rng = np.random.default_rng(0)
-        generator = torch.Generator().manual_seed(0)
-        order = rng.permutation(len(x))
+        n_val = len(data.x_val)
+        # validation timed on its first 1024 segments, scaled to all of them
+        run = start_run(spec, spec.config(), cfg, 0,
+                        replace(data, x_val=data.x_val[:1024], idx_val=data.idx_val[:1024]))
+        order = np.random.default_rng(0).permutation(len(x))
         times = []
         for b in range(batches + 2):  # the first two are warm-up
             rows = np.sort(order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
             start = time.perf_counter()
-            train_step(model, optimizer, x[rows], y[rows], mean, std, cfg, rng, generator, 10)
+            train_step(run, rows)
             times.append(time.perf_counter() - start)
         per_batch = float(np.median(times[2:]))
-        x_val, y_val = data.x_val, data.idx_val["label"].to_numpy(np.int64)
         start = time.perf_counter()
-        _evaluate(model, x_val[:1024], y_val[:1024], mean, std)
-        val_seconds = (time.perf_counter() - start) * len(x_val) / 1024
+        validate(run)
+        val_seconds = (time.perf_counter() - start) * n_val / min(n_val, 1024)
         epoch = per_batch * math.ceil(len(x) / cfg.batch_size) + val_seconds
         crops = len(CropSampler(index, cfg.crops_per_track, cfg.min_epoch_crops))
         crop_epoch = per_batch * math.ceil(crops / cfg.batch_size) + val_seconds

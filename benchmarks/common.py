@@ -17,8 +17,8 @@ def audio_folder(tmp: Path) -> tuple[Path, str]:
     root = real_data_root()
     if root is not None:
         return root / "gtzan-dev" / "genres", "real GTZAN dev tracks (30 s)"
-    from musicgenre.config import GTZAN_GENRES
-    from musicgenre.synthetic import generate_dataset
+    from musicgenre.data.genres import GTZAN_GENRES
+    from musicgenre.data.synthetic import generate_dataset
 
     out = tmp / "genres"
     generate_dataset(out, GTZAN_GENRES, 5, 30.0, 22050, seed=0, progress=False)

@@ -3,8 +3,8 @@
 import argparse
 from pathlib import Path
 
-from musicgenre.evaluate import evaluate_split
-from musicgenre.stage import run_stage
+from musicgenre.core.stage import run_stage
+from musicgenre.evaluation.evaluate import evaluate_split
 
 
 def main() -> None:

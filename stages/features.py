@@ -3,12 +3,11 @@
 import argparse
 from pathlib import Path
 
-from musicgenre import genres
 from musicgenre.config import load_params
+from musicgenre.core.stage import run_stage
+from musicgenre.data import genres
+from musicgenre.data.tables import read_manifest, read_split
 from musicgenre.features.build import extract_features
-from musicgenre.split import read_split
-from musicgenre.stage import run_stage
-from musicgenre.validate import read_manifest
 
 
 def main() -> None:

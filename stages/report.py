@@ -4,8 +4,8 @@ import argparse
 from pathlib import Path
 
 from musicgenre.config import load_params
-from musicgenre.report import build_report
-from musicgenre.stage import run_stage
+from musicgenre.core.stage import run_stage
+from musicgenre.evaluation.report import build_report
 
 
 def main() -> None:

@@ -4,10 +4,9 @@ import argparse
 from pathlib import Path
 
 from musicgenre.config import load_params
-from musicgenre.robustness import run_robustness
-from musicgenre.split import read_split
-from musicgenre.stage import run_stage
-from musicgenre.validate import read_manifest
+from musicgenre.core.stage import run_stage
+from musicgenre.data.tables import read_manifest, read_split
+from musicgenre.evaluation.robustness import run_robustness
 
 
 def main() -> None:

@@ -4,9 +4,9 @@ import argparse
 from pathlib import Path
 
 from musicgenre.config import load_params
-from musicgenre.split import make_split, split_protocol, write_split
-from musicgenre.stage import run_stage
-from musicgenre.validate import read_manifest
+from musicgenre.core.stage import run_stage
+from musicgenre.data.split import make_split, split_protocol
+from musicgenre.data.tables import read_manifest, write_split
 
 
 def main() -> None:
@@ -16,11 +16,9 @@ def main() -> None:
     parser.add_argument("--counts", type=Path, required=True, help="per-genre count table CSV")
     parser.add_argument("--protocol", type=Path, required=True,
                         help="JSON: grouping, artists and duplicates shared between splits")
-    parser.add_argument("--cache", type=Path, required=True, help="download cache directory")
     args = parser.parse_args()
     params = load_params("seed", "split")
-    table, counts = make_split(read_manifest(args.manifest), params["split"], params["seed"],
-                               args.cache)
+    table, counts = make_split(read_manifest(args.manifest), params["split"], params["seed"])
     protocol = split_protocol(table, params["split"], counts)
     write_split(table, counts, args.out, args.counts, protocol, args.protocol)
     print(counts.to_string(index=False))

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from musicgenre import models
 from musicgenre.config import load_params
-from musicgenre.stage import run_stage
-from musicgenre.train import train_model
+from musicgenre.core.stage import run_stage
+from musicgenre.training.fit import train_model
 
 
 def main() -> None:
@@ -17,7 +17,9 @@ def main() -> None:
     parser.add_argument("--live", type=Path, required=True, help="training log directory")
     args = parser.parse_args()
     params = load_params("seed", "train", args.model)
-    summary = train_model(models.get(args.model), params, args.features, args.out, args.live)
+    classifier = train_model(models.get(args.model), params, args.features, args.out,
+                             args.live)
+    summary = classifier.info["summary"]
     print(f"train: {args.model}: validation track accuracy {summary['val_track_accuracy']:.3f}"
           f" (segments {summary['val_accuracy']:.3f})")
 

@@ -3,10 +3,10 @@
 import argparse
 from pathlib import Path
 
-from musicgenre import genres
 from musicgenre.config import load_params
-from musicgenre.stage import run_stage
-from musicgenre.validate import validate_dataset
+from musicgenre.core.stage import run_stage
+from musicgenre.data import genres
+from musicgenre.data.validate import validate_dataset
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import pytest
 from helpers.dvc_repo import make_project_copy
 from helpers.http_server import FileServer
 from helpers.paths import real_data_root
-from helpers.training import FAST_TRAIN, small_model_cfg
+from helpers.training import FAST_TRAIN, fit
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
@@ -33,8 +33,8 @@ def real_genres_dir(real_data) -> Path:
 @pytest.fixture(scope="session")
 def synthetic_genres_dir(tmp_path_factory) -> Path:
     """A small synthetic dataset in GTZAN layout (shared, read-only by convention)."""
-    from musicgenre.config import GTZAN_GENRES
-    from musicgenre.synthetic import generate_dataset
+    from musicgenre.data.genres import GTZAN_GENRES
+    from musicgenre.data.synthetic import generate_dataset
 
     out = tmp_path_factory.mktemp("synthetic") / "genres"
     generate_dataset(out, GTZAN_GENRES, tracks_per_genre=3, duration_s=6.0, sample_rate=22050,
@@ -63,11 +63,13 @@ def project_copy(tmp_path) -> Path:
 def synthetic_features(tmp_path_factory):
     """120 synthetic tracks (12 per genre, 8 s) -> small log-mel features and MusiCNN
     embeddings, one augmented copy."""
-    from musicgenre.config import GTZAN_GENRES, AugmentConfig, FeaturesConfig, SplitConfig
+    from musicgenre.data.config import SplitConfig
+    from musicgenre.data.genres import GTZAN_GENRES
+    from musicgenre.data.split import make_split
+    from musicgenre.data.synthetic import generate_dataset
+    from musicgenre.data.validate import scan_folder
     from musicgenre.features.build import extract_features
-    from musicgenre.split import make_split
-    from musicgenre.synthetic import generate_dataset
-    from musicgenre.validate import scan_folder
+    from musicgenre.features.config import AugmentConfig, FeaturesConfig
 
     root = tmp_path_factory.mktemp("synthetic_train")
     generate_dataset(root / "genres", GTZAN_GENRES, 12, 8.0, 22050, seed=11, progress=False)
@@ -85,19 +87,14 @@ def trained(synthetic_features, tmp_path_factory):
     """A network (crnn) and two scikit-learn models, one on feature summaries (baseline) and
     one on embeddings (transfer), trained on the synthetic features (shared by several
     tests)."""
-    from musicgenre import models
-    from musicgenre.train import TrainingData, fit_estimator, train_neural
+    from musicgenre.training.data import TrainingData
 
     out = tmp_path_factory.mktemp("trained")
     data = TrainingData.from_features_dir(synthetic_features)
     embedded = TrainingData.from_features_dir(synthetic_features, embeddings=True)
-    baseline, transfer = models.get("baseline"), models.get("transfer")
-    summaries = {"crnn": train_neural(models.get("crnn"), small_model_cfg("crnn"), FAST_TRAIN,
-                                      5, data, out / "crnn", out / "live_crnn", progress=False),
-                 "baseline": fit_estimator(baseline, baseline.config(), 5, data,
-                                           out / "baseline", out / "live_baseline"),
-                 "transfer": fit_estimator(transfer, transfer.config(), 5, embedded,
-                                           out / "transfer", out / "live_transfer")}
+    summaries = {name: fit(name, embedded if name == "transfer" else data, out / name,
+                           out / f"live_{name}", seed=5).info["summary"]
+                 for name in ("crnn", "baseline", "transfer")}
     return out, summaries
 
 
@@ -109,9 +106,9 @@ QUICK_SEED = 3
 def quick_split(synthetic_genres_dir):
     """Manifest and split of the 30 six-second synthetic tracks: one per genre in each of
     train, validation and test."""
-    from musicgenre.config import SplitConfig
-    from musicgenre.split import make_split
-    from musicgenre.validate import scan_folder
+    from musicgenre.data.config import SplitConfig
+    from musicgenre.data.split import make_split
+    from musicgenre.data.validate import scan_folder
 
     manifest = scan_folder(synthetic_genres_dir, progress=False)
     split, counts = make_split(manifest, SplitConfig(train=0.4, val=0.3, test=0.3),
@@ -123,8 +120,9 @@ def quick_split(synthetic_genres_dir):
 def quick_features(quick_split, tmp_path_factory):
     """Small log-mel features of the 30 synthetic tracks, no embeddings, no augmentation:
     seconds to build, for fast tests of what comes after the features stage."""
-    from musicgenre.config import GTZAN_GENRES, AugmentConfig, FeaturesConfig
+    from musicgenre.data.genres import GTZAN_GENRES
     from musicgenre.features.build import extract_features
+    from musicgenre.features.config import AugmentConfig, FeaturesConfig
 
     manifest, split, _ = quick_split
     out = tmp_path_factory.mktemp("quick") / "features"
@@ -140,17 +138,13 @@ def quick_models(quick_features, tmp_path_factory):
     seconds. Models in <out>/<name>, training logs in <out>/training/<name>."""
     from dataclasses import replace
 
-    from musicgenre import models
-    from musicgenre.train import TrainingData, fit_estimator, train_neural
+    from musicgenre.training.data import TrainingData
 
     out = tmp_path_factory.mktemp("quick_models")
     data = TrainingData.from_features_dir(quick_features)
-    train_neural(models.get("cnn"), small_model_cfg("cnn"),
-                 replace(FAST_TRAIN, epochs=2, min_epochs=1), QUICK_SEED, data, out / "cnn",
-                 out / "training" / "cnn", progress=False)
-    baseline = models.get("baseline")
-    fit_estimator(baseline, baseline.config(), QUICK_SEED, data, out / "baseline",
-                  out / "training" / "baseline")
+    fit("cnn", data, out / "cnn", out / "training" / "cnn", seed=QUICK_SEED,
+        train=replace(FAST_TRAIN, epochs=2, min_epochs=1))
+    fit("baseline", data, out / "baseline", out / "training" / "baseline", seed=QUICK_SEED)
     return out
 
 

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from musicgenre.artists import artist_key, read_gtzan_index, resolve_artists, tag_artist
-from musicgenre.config import ArtistsConfig, DataConfig, DownloadConfig, RemoteFile
-from musicgenre.download import build_raw
-from musicgenre.errors import MusicGenreError
-from musicgenre.validate import add_metadata
+from musicgenre.core.errors import MusicGenreError
+from musicgenre.data.artists import artist_key, read_gtzan_index, resolve_artists, tag_artist
+from musicgenre.data.config import ArtistsConfig, DataConfig, DownloadConfig, RemoteFile
+from musicgenre.data.download import build_raw
+from musicgenre.data.validate import add_metadata
 
 INDEX_SHA256 = "7bc7140f082cccd72046ec7c6e9b9c211a7491f6e7ede38fddafc63058559833"
 

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from musicgenre.calibration import (
+from musicgenre.inference.calibration import (
     calibration_summary,
     expected_calibration_error,
     fit_temperature,
@@ -58,7 +58,7 @@ def test_temperature_keeps_the_ranking():
 
 @pytest.mark.parametrize("name", ["crnn", "baseline", "transfer"])
 def test_trained_models_carry_a_fitted_temperature(trained, name):
-    from musicgenre.inference import load_classifier
+    from musicgenre.inference.checkpoint import load_classifier
 
     saved = json.loads((trained[0] / name / "calibration.json").read_text())
     assert saved["fitted_on"] == "validation tracks" and saved["tracks"] > 0
@@ -69,8 +69,8 @@ def test_trained_models_carry_a_fitted_temperature(trained, name):
 def test_a_broken_calibration_file_is_one_clear_error(trained, tmp_path):
     import shutil
 
-    from musicgenre.errors import MusicGenreError
-    from musicgenre.inference import load_classifier
+    from musicgenre.core.errors import MusicGenreError
+    from musicgenre.inference.checkpoint import load_classifier
 
     model = tmp_path / "m"
     shutil.copytree(trained[0] / "baseline", model)

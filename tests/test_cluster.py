@@ -9,8 +9,9 @@ import time
 import pandas as pd
 import pytest
 
-from musicgenre.config import GTZAN_GENRES, AugmentConfig, FeaturesConfig
+from musicgenre.data.genres import GTZAN_GENRES
 from musicgenre.features.build import extract_features
+from musicgenre.features.config import AugmentConfig, FeaturesConfig
 
 pytestmark = pytest.mark.slow  # three extractions of real tracks with embeddings (~1 min)
 
@@ -92,7 +93,7 @@ def test_a_worker_killed_mid_run_loses_and_repeats_nothing(tracks, local_feature
 
 
 def test_no_scheduler_is_one_clear_error(tracks, tmp_path):
-    from musicgenre.errors import MusicGenreError
+    from musicgenre.core.errors import MusicGenreError
 
     manifest, split = tracks
     with pytest.raises(MusicGenreError, match="cluster.address: no Dask scheduler answers"):

@@ -6,7 +6,7 @@ import yaml
 from helpers.dvc_repo import run
 from helpers.paths import ROOT
 from musicgenre.config import load_params, load_section
-from musicgenre.errors import ConfigError
+from musicgenre.core.errors import ConfigError
 
 
 def params_with(tmp_path, **changes):
@@ -86,7 +86,7 @@ def test_stage_reports_bad_param_in_one_line(tmp_path):
     shutil.copytree(ROOT / "stages", repo / "stages")
     params_with(repo, split__val=0.5)
     proc = run(["python", "stages/split.py", "--manifest", "m.csv", "--out", "s.csv",
-                "--counts", "c.csv", "--protocol", "p.json", "--cache", "cache"], repo,
+                "--counts", "c.csv", "--protocol", "p.json"], repo,
                check=False)
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()

@@ -8,12 +8,14 @@ import pytest
 
 from helpers.training import FAST_TRAIN, small_model_cfg
 from musicgenre import models
-from musicgenre.config import GTZAN_GENRES, AugmentConfig, FeaturesConfig
-from musicgenre.crossval import cross_validate, format_crossval
-from musicgenre.errors import MusicGenreError
-from musicgenre.metrics import wilson_interval
-from musicgenre.split import kfold_assign
-from musicgenre.train import TrainingData, fit_model
+from musicgenre.core.errors import MusicGenreError
+from musicgenre.core.metrics import wilson_interval
+from musicgenre.data.genres import GTZAN_GENRES
+from musicgenre.data.split import kfold_assign
+from musicgenre.evaluation.crossval import CrossvalSettings, cross_validate, format_crossval
+from musicgenre.features.config import AugmentConfig, FeaturesConfig
+from musicgenre.training.data import TrainingData
+from musicgenre.training.fit import fit_model
 
 
 def _manifest(per_genre: dict[str, int]) -> pd.DataFrame:
@@ -40,8 +42,8 @@ def test_kfold_deals_each_genre_evenly_and_keeps_duplicates_together():
 
 
 def test_kfold_by_artist_never_tests_a_trained_artist(real_data):
-    from musicgenre.artists import read_gtzan_index
-    from musicgenre.crossval import fold_protocol
+    from musicgenre.data.artists import read_gtzan_index
+    from musicgenre.evaluation.crossval import fold_protocol
 
     index = read_gtzan_index(real_data / "gtzan-ref/GTZANindex.txt")
     ids = sorted(p.stem for p in (real_data / "gtzan-dev/genres").glob("*/*.wav"))
@@ -74,9 +76,9 @@ def _params():
 def test_every_track_is_tested_once_and_final_models_refit_on_all_non_test_tracks(
         synthetic_genres_dir, tmp_path):
     names = ["baseline", "crnn", "transfer"]
-    result = cross_validate(synthetic_genres_dir, _params(), names, folds=3,
-                            progress=False, work_dir=tmp_path, partial_out=tmp_path / "cv.json",
-                            group_by="track")
+    result = cross_validate(synthetic_genres_dir, _params(), names, CrossvalSettings(
+        folds=3, progress=False, work_dir=tmp_path, partial_out=tmp_path / "cv.json",
+        group_by="track"))
     assert result["tracks"] == 30 and result["refit"]
     rows = pd.DataFrame(result["per_fold"])
     assert len(rows) == 9
@@ -126,8 +128,8 @@ def test_every_track_is_tested_once_and_final_models_refit_on_all_non_test_track
 
 
 def test_without_refit_the_validation_fold_is_held_out(synthetic_genres_dir, tmp_path):
-    result = cross_validate(synthetic_genres_dir, _params(), ["baseline"], folds=3,
-                            progress=False, work_dir=tmp_path, refit=False, group_by="track")
+    result = cross_validate(synthetic_genres_dir, _params(), ["baseline"], CrossvalSettings(
+        folds=3, progress=False, work_dir=tmp_path, refit=False, group_by="track"))
     rows = pd.DataFrame(result["per_fold"])
     assert (rows["train_tracks"] == 10).all() and rows["test_tracks"].sum() == 30
     for tested, seen in zip(rows["tested"], rows["seen"], strict=True):
@@ -141,5 +143,5 @@ def test_refit_trains_exactly_the_chosen_epochs_and_keeps_the_last(synthetic_fea
     data = replace(full, x_train=np.asarray(full.x_train[:200]),
                    idx_train=full.idx_train.iloc[:200])
     summary = fit_model(models.get("crnn"), _params(), data, tmp_path / "refit",
-                        tmp_path / "live", progress=False, epochs=3)
+                        tmp_path / "live", progress=False, epochs=3).info["summary"]
     assert summary["epochs_run"] == 3 and summary["best_epoch"] == 3

@@ -35,9 +35,9 @@ def _train_stage(features, tmp_path, devices: int):
 
 
 def test_two_processes_learn_like_one_and_write_one_checkpoint(synthetic_features, tmp_path):
-    from musicgenre.evaluate import evaluate_classifier
+    from musicgenre.evaluation.evaluate import evaluate_classifier
     from musicgenre.features.store import load_split
-    from musicgenre.inference import load_classifier
+    from musicgenre.inference.checkpoint import load_classifier
 
     one, _ = _train_stage(synthetic_features, tmp_path, 1)
     two, proc = _train_stage(synthetic_features, tmp_path, 2)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from musicgenre.devices import make_fabric, resolve_device, resolve_precision
-from musicgenre.errors import ConfigError
+from musicgenre.core.devices import make_fabric, resolve_device, resolve_precision
+from musicgenre.core.errors import ConfigError
 
 NONE = {"cuda": False, "mps": False}
 

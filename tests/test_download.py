@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from musicgenre.config import DataConfig
-from musicgenre.download import build_raw
-from musicgenre.errors import MusicGenreError
-from musicgenre.synthetic import RECIPES, render_track
-from musicgenre.validate import scan_folder
+from musicgenre.core.errors import MusicGenreError
+from musicgenre.data.config import DataConfig
+from musicgenre.data.download import build_raw
+from musicgenre.data.synthetic import RECIPES, render_track
+from musicgenre.data.validate import scan_folder
 
 
 def folder_cfg(path) -> DataConfig:

@@ -18,9 +18,11 @@ SRC = ROOT / "src"
 # Plumbing that cannot change what a stage writes: exception classes, the stage runner,
 # temp-name-then-rename writes, process settings (allocator). Listing them would rerun every
 # stage for a reworded error message.
-PLUMBING = {"musicgenre/__init__.py", "musicgenre/errors.py", "musicgenre/stage.py",
-            "musicgenre/atomic.py", "musicgenre/process.py",
-            "musicgenre/features/__init__.py"}  # (a docstring: the package's map)
+PLUMBING = {"musicgenre/__init__.py", "musicgenre/core/errors.py", "musicgenre/core/stage.py",
+            "musicgenre/core/atomic.py", "musicgenre/core/process.py",
+            # the packages' __init__ files: docstrings, each package's map
+            *(f"musicgenre/{package}/__init__.py"
+              for package in ("core", "data", "features", "inference", "training", "evaluation"))}
 # config.py imports the model registry (musicgenre.models) for its names; a model's module is
 # imported only when a stage parses that model's params section, and stages that read none
 # never do.

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
-from musicgenre.metrics import (
+from musicgenre.core.metrics import (
     classification_metrics,
     mean_by_track,
     most_confused,
@@ -82,9 +82,9 @@ def _track_score_by_hand(classifier, segments) -> np.ndarray:
 
 @pytest.mark.parametrize("name", ["crnn", "baseline", "transfer"])
 def test_track_predictions_of_a_trained_model(trained, synthetic_features, name):
-    from musicgenre.evaluate import evaluate_classifier
+    from musicgenre.evaluation.evaluate import evaluate_classifier
     from musicgenre.features.store import load_split
-    from musicgenre.inference import load_classifier
+    from musicgenre.inference.checkpoint import load_classifier
 
     classifier = load_classifier(trained[0] / name)
     x, index = load_split(synthetic_features, "test", embeddings=classifier.uses_embeddings)

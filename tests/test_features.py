@@ -9,14 +9,16 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from musicgenre.audio import load_audio
-from musicgenre.config import GTZAN_GENRES, AugmentConfig, FeaturesConfig, SplitConfig
-from musicgenre.errors import MusicGenreError
+from musicgenre.core.errors import MusicGenreError
+from musicgenre.data.audio import load_audio
+from musicgenre.data.config import SplitConfig
+from musicgenre.data.genres import GTZAN_GENRES
+from musicgenre.data.split import make_split
+from musicgenre.data.validate import scan_folder
 from musicgenre.features.build import extract_features
+from musicgenre.features.config import AugmentConfig, FeaturesConfig
 from musicgenre.features.extract import frame_features, segment_starts, segments_from_audio
 from musicgenre.features.store import load_split
-from musicgenre.split import make_split
-from musicgenre.validate import scan_folder
 
 QUICK_AUG = AugmentConfig(copies=1)
 

@@ -8,10 +8,15 @@ import zipfile
 
 import pytest
 
-from musicgenre.config import DataConfig, RemoteFile
-from musicgenre.download import build_raw
-from musicgenre.errors import ArchiveError, ChecksumError, DownloadError, NetworkUnreachableError
-from musicgenre.fetch import extract_archive, fetch
+from musicgenre.core.errors import (
+    ArchiveError,
+    ChecksumError,
+    DownloadError,
+    NetworkUnreachableError,
+)
+from musicgenre.data.config import DataConfig, RemoteFile
+from musicgenre.data.download import build_raw
+from musicgenre.data.fetch import extract_archive, fetch
 
 
 @pytest.fixture(scope="module")

@@ -10,16 +10,17 @@ from sklearn.metrics import balanced_accuracy_score
 
 from helpers.dvc_repo import TINY, dvc, git, update_params
 from helpers.fma import data_config, fma_params, make_fma, tracks_csv
-from musicgenre import fma
-from musicgenre.config import SplitConfig, ValidateConfig
-from musicgenre.download import build_raw
-from musicgenre.errors import ArchiveError, ChecksumError, MusicGenreError
-from musicgenre.genres import slug
-from musicgenre.inference import load_classifier
-from musicgenre.metrics import classification_metrics
-from musicgenre.split import make_split, split_protocol
-from musicgenre.train import class_weights
-from musicgenre.validate import read_manifest, validate_dataset
+from musicgenre.core.errors import ArchiveError, ChecksumError, MusicGenreError
+from musicgenre.core.metrics import classification_metrics
+from musicgenre.data import fma
+from musicgenre.data.config import SplitConfig, ValidateConfig
+from musicgenre.data.download import build_raw
+from musicgenre.data.genres import slug
+from musicgenre.data.split import make_split, split_protocol
+from musicgenre.data.tables import read_manifest
+from musicgenre.data.validate import validate_dataset
+from musicgenre.inference.checkpoint import load_classifier
+from musicgenre.training.sampler import class_weights
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,9 @@ import re
 import numpy as np
 import pytest
 
-from musicgenre.errors import ConfigError
-from musicgenre.inference import classify_file, classify_files, load_classifier
+from musicgenre.core.errors import ConfigError
+from musicgenre.inference.checkpoint import load_classifier
+from musicgenre.inference.predict import classify_file, classify_files
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,7 @@ def test_a_device_that_is_not_there_is_a_clear_error(quick_models, quick_files):
 def test_allocator_tuning_is_harmless_to_repeat():
     import platform
 
-    from musicgenre.process import tune_allocator
+    from musicgenre.core.process import tune_allocator
 
     first, second = tune_allocator(), tune_allocator()
     assert first == second
@@ -83,7 +84,7 @@ class _RunsCode:
 def test_a_pickle_in_a_model_directory_is_refused_unopened(tmp_path, name):
     import pickle
 
-    from musicgenre.errors import MusicGenreError
+    from musicgenre.core.errors import MusicGenreError
 
     marker = tmp_path / "code-ran"
     model_dir = tmp_path / "shared-model"
@@ -100,7 +101,7 @@ def test_a_skops_file_with_unknown_types_is_refused(quick_models, tmp_path):
 
     import skops.io
 
-    from musicgenre.errors import MusicGenreError
+    from musicgenre.core.errors import MusicGenreError
 
     model_dir = tmp_path / "baseline"
     shutil.copytree(quick_models / "baseline", model_dir)
@@ -119,8 +120,8 @@ def test_a_genre_missing_from_training_keeps_the_columns_right(synthetic_feature
     its own genre's column."""
     from dataclasses import replace
 
-    from musicgenre import models
-    from musicgenre.train import TrainingData, fit_estimator
+    from helpers.training import fit
+    from musicgenre.training.data import TrainingData
 
     data = TrainingData.from_features_dir(synthetic_features, embeddings=name == "transfer")
     blues = data.meta["genres"].index("blues")
@@ -128,8 +129,7 @@ def test_a_genre_missing_from_training_keeps_the_columns_right(synthetic_feature
     rows = np.flatnonzero(keep)
     index = data.idx_train.loc[keep].reset_index(drop=True).assign(row=np.arange(len(rows)))
     data = replace(data, x_train=np.asarray(data.x_train)[rows], idx_train=index)
-    spec = models.get(name)
-    fit_estimator(spec, spec.config(), 0, data, tmp_path / name, tmp_path / "live")
+    fit(name, data, tmp_path / name, tmp_path / "live", seed=0)
     classifier = load_classifier(tmp_path / name)
     log_probs = classifier.segment_log_probs(np.asarray(data.x_val))
     assert log_probs.shape[1] == 10
@@ -147,7 +147,7 @@ def test_an_hour_long_file_is_read_as_bounded_excerpts(trained, real_genres_dir,
 
     import soundfile as sf
 
-    from musicgenre.audio import EXCERPT_S, EXCERPTS, load_excerpts
+    from musicgenre.data.audio import EXCERPT_S, EXCERPTS, load_excerpts
 
     track, sr = sf.read(real_genres_dir / "jazz/jazz.00002.wav", dtype="int16")
     hour = tmp_path / "hour.wav"
@@ -179,7 +179,7 @@ def test_a_checkpoint_header_is_checked_like_params(quick_models, tmp_path, name
 
     import torch
 
-    from musicgenre.errors import MusicGenreError
+    from musicgenre.core.errors import MusicGenreError
 
     model_dir = tmp_path / name
     shutil.copytree(quick_models / name, model_dir)
@@ -200,7 +200,7 @@ def test_a_checkpoint_header_is_checked_like_params(quick_models, tmp_path, name
 def test_unusable_audio_is_one_clear_error_and_long_files_are_bounded(quick_models, tmp_path):
     import soundfile as sf
 
-    from musicgenre.errors import AudioError
+    from musicgenre.core.errors import AudioError
 
     classifier = load_classifier(quick_models / "cnn")
     sr = classifier.features.sample_rate
@@ -224,7 +224,7 @@ POOL_AFTER_A_NETWORK = """
 import sys
 import torch
 from musicgenre import models
-from musicgenre.parallel import OrderedPool
+from musicgenre.core.parallel import OrderedPool
 
 WEIGHTS = sys.argv[1]
 NET = {}

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from musicgenre.config import FeaturesConfig
+from musicgenre.features.config import FeaturesConfig
 from musicgenre.features.extract import segment_embeddings, segments_from_audio
 from musicgenre.features.musicnn import embed_segments, load_musicnn, log_mel, patch_frames
 from musicgenre.features.tfcheckpoint import CheckpointError, read_checkpoint
@@ -122,7 +122,7 @@ def test_port_matches_the_tensorflow_network(real_genres_dir, name):
 
 
 def test_segment_embeddings_line_up_with_the_feature_segments(real_genres_dir):
-    from musicgenre.audio import load_audio
+    from musicgenre.data.audio import load_audio
 
     cfg = FeaturesConfig(embedding="MSD_musicnn")
     audio, sr = load_audio(real_genres_dir / "jazz" / "jazz.00000.wav", cfg.sample_rate)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from helpers.dvc_repo import TINY, dvc, git, run, update_params
-from musicgenre.report import HEADLINE_KEYS
+from musicgenre.evaluation.report import HEADLINE_KEYS
 
 SMALL_SYNTHETIC = {"data.source": "synthetic", "data.synthetic.tracks_per_genre": 4,
                    "data.synthetic.duration_s": 6.0, "augment.copies": 1}
@@ -96,7 +96,7 @@ def test_full_pipeline_experiments_and_pr_report(project_copy):
     # A code change in this checkout's library: the stage that imports it reruns with *this*
     # checkout's code (dvc.yaml's PYTHONPATH=src), not the installed package's, so a base
     # branch reproduced beside a pull request runs its own code too.
-    report_code = project_copy / "src/musicgenre/report.py"
+    report_code = project_copy / "src/musicgenre/evaluation/report.py"
     report_code.write_text(report_code.read_text().replace('"segment_macro_f1",\n', "", 1))
     assert '"segment_macro_f1"' not in report_code.read_text().split("def ")[0]
     code = dvc("repro", cwd=project_copy)

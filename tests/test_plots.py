@@ -4,7 +4,7 @@ import matplotlib.image
 import numpy as np
 import pandas as pd
 
-from musicgenre import plots
+from musicgenre.evaluation import plots
 
 GENRES = ["blues", "jazz", "rock"]
 

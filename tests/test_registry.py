@@ -13,7 +13,7 @@ from helpers.paths import ROOT
 from helpers.training import FAST_TRAIN
 from musicgenre import models
 from musicgenre.config import load_params
-from musicgenre.errors import ConfigError
+from musicgenre.core.errors import ConfigError
 
 
 @pytest.fixture
@@ -32,9 +32,10 @@ def _params_file(tmp_path: Path, **changes) -> Path:
 
 def test_a_registered_model_trains_evaluates_and_predicts(tiny, synthetic_features,
                                                           synthetic_genres_dir, tmp_path):
-    from musicgenre.evaluate import evaluate_split
-    from musicgenre.inference import classify_files, load_classifier
-    from musicgenre.train import train_model
+    from musicgenre.evaluation.evaluate import evaluate_split
+    from musicgenre.inference.checkpoint import load_classifier
+    from musicgenre.inference.predict import classify_files
+    from musicgenre.training.fit import train_model
 
     path = _params_file(tmp_path, model="tiny", models=["tiny"], tiny={"hidden": 12})
     params = load_params("seed", "model", "models", "train", "tiny", path=path)
@@ -42,7 +43,7 @@ def test_a_registered_model_trains_evaluates_and_predicts(tiny, synthetic_featur
     params["train"] = replace(FAST_TRAIN, epochs=3, min_epochs=1)
 
     summary = train_model(tiny, params, synthetic_features, tmp_path / "model",
-                          tmp_path / "live")
+                          tmp_path / "live").info["summary"]
     assert summary["epochs_run"] <= 3 and (tmp_path / "model" / "model.pt").exists()
     assert json.loads((tmp_path / "model" / "calibration.json").read_text())["temperature"] >= 1
 

@@ -9,12 +9,13 @@ import shutil
 import numpy as np
 import pytest
 
-from musicgenre.atomic import write_json
-from musicgenre.config import SplitConfig
-from musicgenre.evaluate import evaluate_classifier, evaluate_split
-from musicgenre.report import HEADLINE_KEYS, build_report
-from musicgenre.robustness import run_robustness
-from musicgenre.split import split_protocol, write_split
+from musicgenre.core.atomic import write_json
+from musicgenre.data.config import SplitConfig
+from musicgenre.data.split import split_protocol
+from musicgenre.data.tables import write_split
+from musicgenre.evaluation.evaluate import evaluate_classifier, evaluate_split
+from musicgenre.evaluation.report import HEADLINE_KEYS, build_report
+from musicgenre.evaluation.robustness import run_robustness
 
 MODELS = ["baseline", "cnn"]
 
@@ -72,7 +73,7 @@ def test_report_shows_the_pipeline_numbers(reports):
 
 def test_without_a_test_split_the_report_says_so(reports, quick_models, quick_features):
     from musicgenre.features.store import load_split
-    from musicgenre.inference import load_classifier
+    from musicgenre.inference.checkpoint import load_classifier
 
     for name in MODELS:  # what evaluate writes when split.test is 0
         classifier = load_classifier(quick_models / name)
@@ -88,7 +89,7 @@ def test_without_a_test_split_the_report_says_so(reports, quick_models, quick_fe
 
 
 def test_a_missing_input_is_one_clear_error(reports):
-    from musicgenre.errors import MusicGenreError
+    from musicgenre.core.errors import MusicGenreError
 
     (reports / "robustness.json").unlink()
     with pytest.raises(MusicGenreError, match="robustness.json: missing; run the stages"):

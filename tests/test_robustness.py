@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from musicgenre.config import GTZAN_GENRES
-from musicgenre.robustness import robustness_table, run_robustness
+from musicgenre.data.genres import GTZAN_GENRES
+from musicgenre.evaluation.robustness import robustness_table, run_robustness
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,8 @@ def test_tracks(quick_split):
 
 
 def test_clean_condition_scores_like_predict(quick_models, test_tracks):
-    from musicgenre.inference import classify_file, load_classifier
+    from musicgenre.inference.checkpoint import load_classifier
+    from musicgenre.inference.predict import classify_file
 
     table = robustness_table(quick_models / "cnn", GTZAN_GENRES, test_tracks, [10.0], [2.0],
                              seed=7, workers=1, progress=False)

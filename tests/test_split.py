@@ -5,8 +5,10 @@ import json
 import pandas as pd
 import pytest
 
-from musicgenre.config import FaultFilteredConfig, SplitConfig
-from musicgenre.split import fault_filtered_split, load_fault_filtered_lists, make_split, quota
+from musicgenre.core.errors import MusicGenreError
+from musicgenre.data.config import DownloadConfig, FaultFilteredConfig, SplitConfig
+from musicgenre.data.download import load_fault_filtered_lists
+from musicgenre.data.split import make_split, quota
 
 REF_SHA256 = {
     "train_filtered.txt": "2b04966cef1486f1a7767b74271533fa23e220388db804a1937835e1fc4fa3fa",
@@ -69,18 +71,23 @@ def test_fault_filtered_reproduces_published_counts(http_server, real_data, gtza
         http_server.routes[f"/gtzan/{name}"] = (real_data / "gtzan-ref" / name).read_bytes()
     cfg = SplitConfig(method="fault-filtered", fault_filtered=FaultFilteredConfig(
         base_urls=[http_server.url("/gone"), http_server.url("/gtzan")], sha256=REF_SHA256))
-    lists = load_fault_filtered_lists(cfg, tmp_path)
+    # the download stage fetches the lists (the split stage never downloads) ...
+    lists = load_fault_filtered_lists(cfg, DownloadConfig(retries=0, cache_dir=str(tmp_path)))
     assert {k: len(v) for k, v in lists.items()} == {"train": 443, "val": 197, "test": 290}
-    table, counts = make_split(gtzan_manifest, cfg, seed=0, cache_dir=tmp_path)
+    where = {track: part for part, ids in lists.items() for track in ids}
+    # ... and records each track's part as its source_split, which the manifest carries
+    manifest = gtzan_manifest.assign(source_split=gtzan_manifest["id"].map(where).fillna(""))
+    table, counts = make_split(manifest, cfg, seed=0)
     assert table["split"].value_counts().to_dict() == {"train": 443, "test": 290, "val": 197}
     assert counts.attrs["excluded"] == 1000 - 930
-    assert fault_filtered_split(gtzan_manifest, lists).eq("").sum() == 70
+    with pytest.raises(MusicGenreError, match="only applies to GTZAN"):
+        make_split(gtzan_manifest.assign(source_split=""), cfg, seed=0)
 
 
 def test_small_genres_still_give_every_split():
     import numpy as np
 
-    from musicgenre.split import allocate
+    from musicgenre.data.split import allocate
 
     counts = allocate({f"g{i}": 4 for i in range(10)}, (0.7, 0.15, 0.15),
                       np.random.default_rng(0))
@@ -92,14 +99,14 @@ def test_small_genres_still_give_every_split():
 
 @pytest.fixture(scope="module")
 def gtzan_artist_manifest(real_data, gtzan_manifest) -> pd.DataFrame:
-    from musicgenre.artists import read_gtzan_index
+    from musicgenre.data.artists import read_gtzan_index
 
     index = read_gtzan_index(real_data / "gtzan-ref/GTZANindex.txt")
     return gtzan_manifest.assign(artist=gtzan_manifest["id"].map(index))
 
 
 def test_artist_split_keeps_every_artist_and_duplicate_on_one_side(gtzan_artist_manifest):
-    from musicgenre.split import split_protocol
+    from musicgenre.data.split import split_protocol
 
     cfg = split_cfg()
     table, counts = make_split(gtzan_artist_manifest, cfg, seed=42)
@@ -142,7 +149,7 @@ def test_group_by_artist_without_artists_falls_back_to_tracks(gtzan_manifest):
 
 def test_manifest_read_back_without_artists_splits_by_track(tmp_path):
     """The manifest CSV stores unknown artists as empty cells (NaN when read back)."""
-    from musicgenre.validate import read_manifest
+    from musicgenre.data.tables import read_manifest
 
     rows = [{"id": f"{g}.{i:05d}", "genre": g, "artist": "", "md5": f"{g}{i}", "keep": True}
             for g in ("rock", "jazz") for i in range(10)]

@@ -10,13 +10,15 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers.training import FAST_TRAIN, small_model_cfg
+from helpers.training import FAST_TRAIN, fit, small_model_cfg
 from musicgenre import models
-from musicgenre.config import GTZAN_GENRES
-from musicgenre.evaluate import evaluate_classifier
+from musicgenre.data.genres import GTZAN_GENRES
+from musicgenre.evaluation.evaluate import evaluate_classifier
 from musicgenre.features.store import load_split
-from musicgenre.inference import load_classifier
-from musicgenre.train import CropSampler, TrainingData, WeightAverage, train_neural
+from musicgenre.inference.checkpoint import load_classifier
+from musicgenre.training.averaging import WeightAverage
+from musicgenre.training.data import TrainingData
+from musicgenre.training.sampler import CropSampler
 
 
 @pytest.mark.parametrize("name", ["cnn", "rnn", "crnn"])
@@ -103,9 +105,8 @@ def _train_slice(features_dir):
 
 def test_no_best_epoch_before_min_epochs(synthetic_features, tmp_path):
     cfg = replace(FAST_TRAIN, epochs=6, min_epochs=5, patience=1)
-    summary = train_neural(models.get("cnn"), small_model_cfg("cnn"), cfg, 3,
-                           _train_slice(synthetic_features),
-                           tmp_path / "m", tmp_path / "live", progress=False)
+    summary = fit("cnn", _train_slice(synthetic_features), tmp_path / "m", tmp_path / "live",
+                  train=cfg).info["summary"]
     assert summary["best_epoch"] in (5, 6)
     assert summary["epochs_run"] == 6  # a patience of 1 could not stop it before epoch 6
 
@@ -115,8 +116,7 @@ def test_same_seed_same_weights_and_metrics(synthetic_features, tmp_path):
     cfg = replace(FAST_TRAIN, epochs=2)
     runs = []
     for k in range(2):
-        train_neural(models.get("cnn"), small_model_cfg("cnn"), cfg, 3, data, tmp_path / f"m{k}",
-                     tmp_path / f"live{k}", progress=False)
+        fit("cnn", data, tmp_path / f"m{k}", tmp_path / f"live{k}", train=cfg)
         runs.append(tmp_path / f"live{k}")
     assert (runs[0] / "metrics.json").read_bytes() == (runs[1] / "metrics.json").read_bytes()
     a = torch.load(tmp_path / "m0/model.pt", weights_only=True)["state_dict"]
@@ -132,7 +132,7 @@ def test_checkpoint_predicts_the_same_in_a_fresh_process(trained, synthetic_feat
     segments = np.asarray(x[:20])
     expected = load_classifier(out / name).segment_log_probs(segments)
     np.save(tmp_path / "x.npy", segments)
-    code = ("import sys, numpy as np; from musicgenre.inference import load_classifier; "
+    code = ("import sys, numpy as np; from musicgenre.inference.checkpoint import load_classifier; "
             "c = load_classifier(sys.argv[1]); "
             "np.save(sys.argv[3], c.segment_log_probs(np.load(sys.argv[2])))")
     subprocess.run([sys.executable, "-c", code, str(out / name), str(tmp_path / "x.npy"),
@@ -173,7 +173,7 @@ def test_crops_visit_every_track_version_a_fixed_number_of_times():
 
 def test_an_epoch_trains_on_crops_not_on_every_segment(synthetic_features, tmp_path,
                                                        monkeypatch):
-    import musicgenre.train as train_module
+    import musicgenre.training.loop as train_module
 
     data = _train_slice(synthetic_features)
     versions = data.idx_train.groupby(["track_id", "copy"]).ngroups
@@ -182,15 +182,13 @@ def test_an_epoch_trains_on_crops_not_on_every_segment(synthetic_features, tmp_p
     for crops, expected in ((0, len(data.idx_train)), (1, versions), (3, 3 * versions)):
         seen = []
 
-        def counting_step(model, optimizer, x_raw, *args, seen=seen, **kwargs):
-            seen.append(len(x_raw))
-            return real_step(model, optimizer, x_raw, *args, **kwargs)
+        def counting_step(run, rows, seen=seen):
+            seen.append(len(rows))
+            return real_step(run, rows)
 
         monkeypatch.setattr(train_module, "train_step", counting_step)
         cfg = replace(FAST_TRAIN, epochs=1, min_epochs=1, crops_per_track=crops)
-        train_neural(models.get("cnn"), small_model_cfg("cnn"), cfg, 3, data,
-                     tmp_path / f"m{crops}",
-                     tmp_path / f"live{crops}", progress=False)
+        fit("cnn", data, tmp_path / f"m{crops}", tmp_path / f"live{crops}", train=cfg)
         assert sum(seen) == expected, (crops, sum(seen), expected)
     ckpt = torch.load(tmp_path / "m1/model.pt", weights_only=True)
     assert ckpt["train"]["crops_per_track"] == 1 and ckpt["device"] == "cpu"
@@ -199,7 +197,7 @@ def test_an_epoch_trains_on_crops_not_on_every_segment(synthetic_features, tmp_p
 def test_an_estimators_parameter_count_is_its_coefficients(quick_models):
     """What the report lists as an estimator's parameters: its weights and biases, nothing
     else (a missing attribute once counted as one)."""
-    from musicgenre.inference import load_classifier
+    from musicgenre.inference.checkpoint import load_classifier
 
     classifier = load_classifier(quick_models / "baseline")
     final = classifier.model[-1]

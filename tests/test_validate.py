@@ -10,9 +10,10 @@ import soundfile as sf
 
 from helpers.dvc_repo import run
 from helpers.paths import ROOT
-from musicgenre.config import GTZAN_GENRES, ValidateConfig
-from musicgenre.errors import ValidationFailed
-from musicgenre.validate import validate_dataset
+from musicgenre.core.errors import ValidationFailed
+from musicgenre.data.config import ValidateConfig
+from musicgenre.data.genres import GTZAN_GENRES
+from musicgenre.data.validate import validate_dataset
 
 
 @pytest.fixture
@@ -123,7 +124,7 @@ def test_too_few_tracks_in_a_genre_fails(synthetic_genres_dir, tmp_path):
 
 def test_scanning_on_two_processes_gives_the_same_manifest(damaged_copy):
     """validate.workers only changes where files are decoded (FMA's MP3s make it worth it)."""
-    from musicgenre.validate import scan_folder
+    from musicgenre.data.validate import scan_folder
 
     one = scan_folder(damaged_copy, progress=False, workers=1)
     two = scan_folder(damaged_copy, progress=False, workers=2)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from musicgenre.errors import MusicGenreError
+from musicgenre.core.errors import MusicGenreError
 
 app = typer.Typer(help="Music genre classification: predict, evaluate, cross-validate.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -21,7 +21,7 @@ app = typer.Typer(help="Music genre classification: predict, evaluate, cross-val
 @app.callback()
 def _root() -> None:
     """Music genre classification: predict, evaluate, cross-validate."""
-    from musicgenre.process import restore_interrupts, tune_allocator
+    from musicgenre.core.process import restore_interrupts, tune_allocator
 
     restore_interrupts()  # Ctrl-C stops a command even under a parent that ignores it
     tune_allocator()
@@ -65,8 +65,9 @@ def predict(
     Any sample rate; stereo is mixed down. A file that cannot be used gets one error line,
     the others are still classified, and the exit code is 1.
     """
-    from musicgenre.devices import resolve_device
-    from musicgenre.inference import classify_files, expand_paths, load_classifier
+    from musicgenre.core.devices import resolve_device
+    from musicgenre.inference.checkpoint import load_classifier
+    from musicgenre.inference.predict import classify_files, expand_paths
 
     try:
         model = model or _default_model()
@@ -111,8 +112,8 @@ def evaluate(
     Prints track-level accuracy with its 95% interval, macro and per-genre P/R/F1 and the
     confusion matrix. Unusable files get one error line each and make the exit code 1.
     """
-    from musicgenre.devices import resolve_device
-    from musicgenre.evaluate import evaluate_folder
+    from musicgenre.core.devices import resolve_device
+    from musicgenre.evaluation.evaluate import evaluate_folder
 
     def say(kind: str, line: str) -> None:
         typer.echo(f"{kind}: {line}", err=True)
@@ -158,8 +159,8 @@ def pr_report_command(
     out: Path = typer.Option(Path("pr-report.md"), help="Markdown file to write."),
 ) -> None:
     """Markdown of `dvc metrics diff` and `dvc params diff` against BASE (for PR comments)."""
-    from musicgenre.atomic import write_text_atomic
-    from musicgenre.pr_comment import pr_report
+    from musicgenre.core.atomic import write_text_atomic
+    from musicgenre.evaluation.pr_comment import pr_report
 
     try:
         text = pr_report(base)
@@ -189,7 +190,12 @@ def crossval(
     """K-fold cross-validation by artist (or track): mean and spread of track-level test
     accuracy, Wilson intervals, paired model comparisons."""
     from musicgenre.config import load_params, load_section
-    from musicgenre.crossval import cross_validate, format_crossval, write_crossval
+    from musicgenre.evaluation.crossval import (
+        CrossvalSettings,
+        cross_validate,
+        format_crossval,
+        write_crossval,
+    )
 
     try:
         names = ([m.strip() for m in models.split(",") if m.strip()] if models
@@ -199,8 +205,9 @@ def crossval(
         group_by = group_by or loaded["split"].group_by
         if group_by not in ("artist", "track"):
             raise MusicGenreError(f"--group-by: must be artist or track, got {group_by!r}")
-        result = cross_validate(data, loaded, names, folds, partial_out=out, refit=refit,
-                                group_by=group_by, local_index=artist_index)
+        settings = CrossvalSettings(folds=folds, refit=refit, group_by=group_by,
+                                    local_index=artist_index, partial_out=out)
+        result = cross_validate(data, loaded, names, settings)
     except MusicGenreError as exc:
         _fail(exc)
     typer.echo(format_crossval(result))
@@ -220,7 +227,7 @@ def ablation(
     """Which features matter: queue one DVC experiment per feature set and augmentation
     setting for the from-scratch networks, run the queue, and tabulate their test metrics.
     Run it in the project (it calls `dvc`); the data source is params.yaml's."""
-    from musicgenre.ablation import ablation as run_ablation
+    from musicgenre.evaluation.ablation import ablation as run_ablation
 
     try:
         table = run_ablation([s.strip() for s in sets.split(",") if s.strip()],

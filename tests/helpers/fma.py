@@ -22,9 +22,9 @@ import yaml
 
 from helpers.dvc_repo import set_dotted
 from helpers.paths import ROOT
-from musicgenre.config import DataConfig
-from musicgenre.parsing import parse
-from musicgenre.synthetic import render_track
+from musicgenre.core.parsing import parse
+from musicgenre.data.config import DataConfig
+from musicgenre.data.synthetic import render_track
 
 # FMA top genre -> the synthetic recipe that renders it
 GENRES = {"Hip-Hop": "hiphop", "Rock": "rock", "Folk": "country"}

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from musicgenre.errors import ConfigError
+from musicgenre.core.errors import ConfigError
 from musicgenre.models.spec import ModelSpec
 
 

@@ -10,28 +10,32 @@ rows only and stored with the features (applied at load time).
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from musicgenre.atomic import atomic_dir, write_json
-from musicgenre.audio import load_audio
-from musicgenre.augment import augment, build_augmenter, track_seed
-from musicgenre.config import AugmentConfig, FeaturesConfig
-from musicgenre.errors import AudioError, MusicGenreError
+from musicgenre.core.atomic import atomic_dir, write_json
+from musicgenre.core.errors import AudioError, MusicGenreError
+from musicgenre.core.parallel import OrderedPool
+from musicgenre.core.versions import package_versions
+from musicgenre.data.audio import load_audio
+from musicgenre.data.tables import SPLITS
+from musicgenre.features.augment import augment, build_augmenter, track_seed
 from musicgenre.features.components import EMBEDDING_DIM, row_names
+from musicgenre.features.config import AugmentConfig, FeaturesConfig
 from musicgenre.features.extract import fit_length, segment_embeddings, segments_from_audio
 from musicgenre.features.store import EMBEDDINGS_SUFFIX, NpyStreamWriter, RunningStats
-from musicgenre.parallel import OrderedPool
-from musicgenre.split import SPLITS
-from musicgenre.versions import package_versions
 
 
 def track_segments(path: Path, track_id: str, copies: int, cfg: FeaturesConfig,
                    aug_cfg: AugmentConfig | None, seed: int, augmenter=None) -> dict:
-    """Features of one track and its augmented copies, plus what happened to it."""
+    """Features of one track and its augmented copies, plus what happened to it.
+
+    Why seven parameters: one track's job (path, id, copies) and the per-worker constants
+    (feature and augmentation params, seed, the worker's augmenter).
+    """
     try:
         audio, _ = load_audio(path, cfg.sample_rate)
     except AudioError as exc:
@@ -81,7 +85,11 @@ def extract_features(manifest: pd.DataFrame, split: pd.DataFrame, genres: list[s
                      progress: bool = True, cluster_address: str | None = None) -> dict:
     """Write `<split>.npy` + `<split>.csv` per split and `meta.json` into `out_dir` (built
     under a temporary name, renamed when complete). With `cluster_address` the tracks are
-    processed by that Dask cluster's workers, which must read the manifest's audio paths."""
+    processed by that Dask cluster's workers, which must read the manifest's audio paths.
+
+    Why nine parameters: the stage's tables (manifest, split, genres), its three params
+    sections and seed, its output folder, and where the work runs (progress, cluster).
+    """
     tracks = split.merge(manifest[["id", "path"]], on="id", how="left", validate="one_to_one")
     missing = tracks[tracks["path"].isna()]["id"].tolist()
     if missing:
@@ -94,9 +102,9 @@ def extract_features(manifest: pd.DataFrame, split: pd.DataFrame, genres: list[s
     report: dict = {"splits": {}, "dropped_short": [], "padded_short": [], "unreadable": []}
     with atomic_dir(out_dir) as work:
         with track_pool(cfg, aug_cfg, seed, cfg.workers, cluster_address) as pool:
+            run = _Extraction(pool, cfg, aug_cfg, label_of, stats, report, work, progress)
             for split_name in SPLITS:  # train first: its rows define the normalisation
-                _extract_split(tracks[tracks["split"] == split_name], split_name, pool, cfg,
-                               aug_cfg, label_of, stats, report, work, progress)
+                _extract_split(tracks[tracks["split"] == split_name], split_name, run)
         mean, std = stats.result()
         meta = {
             "features": asdict(cfg), "components": list(cfg.components),
@@ -109,10 +117,25 @@ def extract_features(manifest: pd.DataFrame, split: pd.DataFrame, genres: list[s
     return meta
 
 
-def _extract_split(part: pd.DataFrame, split_name: str, pool: OrderedPool,
-                   cfg: FeaturesConfig, aug_cfg: AugmentConfig, label_of: dict[str, int],
-                   stats: RunningStats, report: dict, out_dir: Path, progress: bool) -> None:
+@dataclass
+class _Extraction:
+    """What every split's extraction shares: the pool, the params, the running statistics
+    and report it adds to, and where it writes."""
+
+    pool: OrderedPool
+    cfg: FeaturesConfig
+    aug_cfg: AugmentConfig
+    label_of: dict[str, int]
+    stats: RunningStats  # training rows only
+    report: dict
+    out_dir: Path
+    progress: bool
+
+
+def _extract_split(part: pd.DataFrame, split_name: str, run: _Extraction) -> None:
     """Stream one split's segments to `<split>.npy` and its index to `<split>.csv`."""
+    pool, cfg, aug_cfg, label_of = run.pool, run.cfg, run.aug_cfg, run.label_of
+    stats, report, out_dir, progress = run.stats, run.report, run.out_dir, run.progress
     part = part.sort_values("id")
     copies = aug_cfg.copies if split_name == "train" else 0  # never augment val/test
     jobs = [(p, t, copies) for p, t in zip(part["path"], part["id"], strict=True)]

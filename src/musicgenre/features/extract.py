@@ -11,7 +11,7 @@ from functools import lru_cache
 import librosa
 import numpy as np
 
-from musicgenre.config import FeaturesConfig
+from musicgenre.features.config import FeaturesConfig
 
 FEATURE_DTYPE = np.float16  # halves disk and memory; log-scaled features lose nothing useful
 

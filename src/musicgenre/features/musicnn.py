@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from musicgenre.errors import ConfigError
+from musicgenre.core.errors import ConfigError
 from musicgenre.features.components import EMBEDDING_DIM, EMBEDDINGS
 from musicgenre.features.tfcheckpoint import CheckpointError, read_checkpoint
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from musicgenre.errors import MusicGenreError
+from musicgenre.core.errors import MusicGenreError
 from musicgenre.features.extract import FEATURE_DTYPE
 
 EMBEDDINGS_SUFFIX = ".embeddings.npy"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from musicgenre.errors import MusicGenreError
+from musicgenre.core.errors import MusicGenreError
 
 _TABLE_MAGIC = 0xDB4775248B80FB57
 _FOOTER_BYTES = 48

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 
-from musicgenre.errors import ConfigError
+from musicgenre.core.errors import ConfigError
 from musicgenre.models.spec import ModelSpec
 
 REGISTRY: dict[str, str] = {  # name in params.yaml -> the module that defines its SPEC

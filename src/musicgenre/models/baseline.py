@@ -10,7 +10,7 @@ from typing import Literal
 
 import numpy as np
 
-from musicgenre.errors import ConfigError
+from musicgenre.core.errors import ConfigError
 from musicgenre.models.spec import ModelSpec
 
 

@@ -2,7 +2,7 @@
 
 from torch import nn
 
-from musicgenre.errors import ConfigError
+from musicgenre.core.errors import ConfigError
 
 
 def check_dropout(key: str, dropout: float) -> None:

@@ -7,7 +7,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from musicgenre.errors import ConfigError
+from musicgenre.core.errors import ConfigError
 from musicgenre.models.blocks import check_channels, check_dropout, conv_stack
 from musicgenre.models.rnn import AttentionPool, pool_sequence
 from musicgenre.models.spec import ModelSpec

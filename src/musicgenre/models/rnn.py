@@ -6,7 +6,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from musicgenre.errors import ConfigError
+from musicgenre.core.errors import ConfigError
 from musicgenre.models.blocks import check_dropout
 from musicgenre.models.spec import ModelSpec
 

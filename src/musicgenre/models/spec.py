@@ -17,7 +17,7 @@ from typing import Any, Literal
 @dataclass(frozen=True)
 class ModelSpec:
     name: str  # the name in params.yaml (`models`, `model`, and its own section)
-    config: type  # dataclass of its params section (parsed by musicgenre.parsing)
+    config: type  # dataclass of its params section (parsed by musicgenre.core.parsing)
     reads: Literal["features", "embeddings"] = "features"  # segment features, or the
     # segments' pretrained embeddings (features.embedding must be set)
     # Exactly one of the two builders:

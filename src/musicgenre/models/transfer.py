@@ -10,7 +10,7 @@ what the network learned on hundreds of thousands; nothing of the network is ret
 
 from dataclasses import dataclass
 
-from musicgenre.errors import ConfigError
+from musicgenre.core.errors import ConfigError
 from musicgenre.models.spec import ModelSpec
 
 

@@ -1,0 +1,105 @@
+"""Scoring a trained model on labelled tracks: the feature store's test split (the evaluate
+stage, crossval) or any labelled folder of audio (`musicgenre evaluate`).
+
+Track-level predictions are the headline: a track's score is the mean of its segments'
+log-probabilities (or an estimator's score of the track's summary, see models/spec.py).
+Segment-level scores are reported for comparison with the literature, where they are often
+(wrongly) the headline. Numbers come from musicgenre.core.metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from musicgenre.core.atomic import atomic_path, write_json
+from musicgenre.core.errors import MusicGenreError
+from musicgenre.core.metrics import (
+    classification_metrics,
+    expected_calibration_error,
+)
+from musicgenre.features.store import load_split
+from musicgenre.inference.checkpoint import load_classifier
+from musicgenre.inference.classifier import Classifier
+from musicgenre.inference.scoring import predict_tracks
+
+
+def evaluate_classifier(classifier: Classifier, x: np.ndarray, index: pd.DataFrame) -> tuple[
+        dict, pd.DataFrame]:
+    """Track-level metrics (the headline) plus segment-level accuracy and macro-F1, and the
+    per-track predictions."""
+    index = index.reset_index(drop=True)
+    tracks, segment_lp = predict_tracks(classifier, x, index)
+    metrics = {"model": classifier.name,
+               **classification_metrics(tracks["true"], tracks["predicted"], classifier.genres)}
+    proba = tracks[[f"p_{g}" for g in classifier.genres]].to_numpy()
+    metrics["temperature"] = classifier.temperature
+    metrics["ece"] = expected_calibration_error(proba, tracks["true"].to_numpy())
+    if len(index):
+        seg = classification_metrics(index["label"], segment_lp.argmax(axis=1),
+                                     classifier.genres)
+        metrics["segment_accuracy"] = seg["accuracy"]
+        metrics["segment_macro_f1"] = seg["macro_f1"]
+        metrics["n_segments"] = int(len(index))
+    return metrics, tracks
+
+
+def evaluate_split(model_dir: Path, features_dir: Path, out_dir: Path,
+                   split: str = "test") -> dict:
+    """The evaluate stage: score the saved model on one split of the feature store and write
+    `metrics.json` and `predictions.csv` into `out_dir`."""
+    classifier = load_classifier(model_dir)
+    x, index = load_split(features_dir, split, embeddings=classifier.uses_embeddings)
+    metrics, predictions = evaluate_classifier(classifier, x, index)
+    write_json(Path(out_dir) / "metrics.json", metrics)
+    with atomic_path(Path(out_dir) / "predictions.csv") as tmp:
+        predictions.to_csv(tmp, index=False)
+    return metrics
+
+
+def evaluate_folder(model_path: Path, data: Path, workers: int = 0, device: str = "cpu",
+                    progress: bool = False,
+                    report: Callable[[str, str], None] = lambda kind, line: None) -> dict:
+    """Score a saved model on a labelled `<genre>/<audio file>` folder (a cross-dataset check).
+
+    Files that are not `<genre>/<audio file>` are listed under "skipped"; unusable files and
+    genres the model does not know under "errors" (each also passed to `report` as it is
+    found, with kind "skipped" or "error"). Only the usable files are scored.
+    """
+    from musicgenre.data.audio import find_labelled_audio
+    from musicgenre.data.genres import slug
+    from musicgenre.inference.predict import classify_files
+
+    classifier = load_classifier(model_path)
+    data = Path(data)
+    if not data.is_dir():
+        raise MusicGenreError(f"{data}: not a directory of <genre>/<file> audio")
+    files, skipped = find_labelled_audio(data)
+    for line in skipped:
+        report("skipped", line)
+    if not files:
+        raise MusicGenreError(f"{data}: no audio files in <genre>/ folders")
+    errors, known = [], []
+    for path in files:
+        genre = slug(path.parent.name)  # as the download stage names genres: Hip-Hop -> hip-hop
+        if genre in classifier.genres:
+            known.append(path)
+            continue
+        errors.append(f"{path}: genre folder '{genre}' is not one the model knows "
+                      f"({', '.join(classifier.genres)})")
+        report("error", errors[-1])
+    truth, predicted = [], []
+    for path, proba, error in classify_files(model_path, known, workers, device, progress):
+        if error:
+            errors.append(error)
+            report("error", error)
+            continue
+        truth.append(classifier.genres.index(slug(Path(path).parent.name)))
+        predicted.append(int(np.argmax(proba)))
+    return {"model": classifier.name, "data": str(data),
+            **classification_metrics(np.array(truth, dtype=int), np.array(predicted, dtype=int),
+                                     classifier.genres),
+            "errors": errors, "skipped": skipped}

@@ -1,0 +1,92 @@
+"""Prediction on audio files: one file, or many on a pool of worker processes.
+
+The CLI's `predict` and `evaluate --data`, and the robustness stage go through here; every
+file is decoded, checked (too short, silent, unreadable: one line naming the file) and scored
+by a `Classifier` exactly as the pipeline scores its test tracks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from musicgenre.core.errors import MusicGenreError
+from musicgenre.inference.checkpoint import load_classifier
+from musicgenre.inference.classifier import Classifier
+
+
+def expand_paths(paths: list[Path]) -> list[Path]:
+    """Files as given (whatever their name, so bad ones get reported) and audio in folders."""
+    from musicgenre.data.audio import find_audio
+
+    found = []
+    for path in paths:
+        path = Path(path)
+        found += find_audio(path) if path.is_dir() else [path]
+    return found
+
+
+def classify_file(classifier: Classifier, path: Path) -> np.ndarray:
+    """Genre probabilities for one audio file; AudioError names the file if it is unusable
+    (unreadable, too short, NaN/Inf samples, or silent: silence has no genre, and a model
+    would still name one with confidence). A file longer than audio.MAX_WHOLE_S is judged on
+    evenly spaced excerpts (audio.load_excerpts), so memory and time stay bounded."""
+    from musicgenre.core.errors import AudioError
+    from musicgenre.data.audio import SILENCE_DBFS, load_excerpts, rms_dbfs
+    from musicgenre.features.extract import min_samples
+
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    cfg = classifier.features
+    excerpts = load_excerpts(path, cfg.sample_rate)
+    length = sum(len(e) for e in excerpts)
+    if max(len(e) for e in excerpts) < min_samples(cfg):
+        raise AudioError(f"{path}: too short ({length / cfg.sample_rate:.2f} s); at least "
+                         f"{min_samples(cfg) / cfg.sample_rate:.2f} s of audio is needed")
+    level = rms_dbfs(np.concatenate(excerpts))
+    if level < SILENCE_DBFS:
+        raise AudioError(f"{path}: silent or nearly (RMS {level:.1f} dBFS, below "
+                         f"{SILENCE_DBFS:g}); not classified")
+    # each excerpt is segmented on its own: no segment spans the cut between two excerpts
+    inputs = np.concatenate([classifier.inputs_from_audio(e) for e in excerpts
+                             if len(e) >= min_samples(cfg)])
+    return classifier.track_probabilities(classifier.track_log_probs(inputs))
+
+
+# The classifier of each worker process of `classify_files` (loaded once per worker).
+_LOADED: dict = {}
+
+
+def _load_for_worker(model_path: str, device: str) -> None:
+    _LOADED["classifier"] = load_classifier(Path(model_path)).to(device)
+    if _LOADED["classifier"].uses_embeddings:  # load the network once, not per file
+        from musicgenre.features.musicnn import load_musicnn
+
+        load_musicnn(_LOADED["classifier"].features.embedding)
+
+
+def _classify_job(path: str) -> tuple[str, np.ndarray | None, str | None]:
+    try:
+        return path, classify_file(_LOADED["classifier"], Path(path)), None
+    except MusicGenreError as exc:
+        return path, None, str(exc)
+
+
+def classify_files(model_path: Path, paths: list[Path], workers: int = 0,
+                   device: str = "cpu", progress: bool = True):
+    """Yield (path, genre probabilities or None, error or None) per file, in order.
+
+    On the CPU the files are decoded and classified by `workers` processes (0: one per core),
+    each with one thread and its own copy of the model, loaded once; on a GPU by this process.
+    """
+    from musicgenre.core.devices import resolve_device
+    from musicgenre.core.parallel import OrderedPool, resolve_workers
+
+    if resolve_device(device) != "cpu":
+        workers = 1  # one process feeds the GPU (CUDA does not survive a fork)
+    with OrderedPool(resolve_workers(workers, len(paths)), _load_for_worker,
+                     (str(model_path), device), _LOADED.clear) as pool:
+        yield from pool.map(_classify_job, [str(p) for p in paths], desc="classify",
+                            unit="file", progress=progress)
