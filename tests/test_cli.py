@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 import soxr
 
+from helpers.cli import invoke
 from helpers.dvc_repo import run
 
 CLI = str(Path(sys.executable).parent / "musicgenre")
@@ -39,7 +40,9 @@ def audio_files(real_genres_dir, tmp_path_factory):
 
 
 def predict(*args, cwd):
-    return run([CLI, "predict", *map(str, args)], cwd, check=False)
+    """`musicgenre predict` in this process, on one worker: the pool of several is tested in
+    test_inference.py, the installed entry point below."""
+    return invoke("predict", *args, "--workers", "1", cwd=cwd)
 
 
 @pytest.mark.parametrize("name", ["quick cnn", pytest.param("crnn", marks=pytest.mark.slow)])
@@ -105,8 +108,20 @@ def test_predict_a_folder(quick_models, audio_files, tmp_path):
     assert proc.stdout.count("\n") == 1 and "real.flac:" in proc.stdout
 
 
+def test_the_installed_command_predicts_like_the_library(quick_models, audio_files, tmp_path):
+    """The console script as a user starts it (its own process, a pool of two workers) gives
+    exactly what the in-process command gives."""
+    args = [audio_files / "real.wav", audio_files / "real.flac", "--model",
+            quick_models / "baseline", "--json"]
+    proc = run([CLI, "predict", *map(str, args), "--workers", "2"], tmp_path, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == json.loads(predict(*args, cwd=tmp_path).stdout)
+
+
 def test_missing_model_is_one_clear_line(audio_files, tmp_path):
-    proc = predict(audio_files / "real.wav", "--model", tmp_path / "nowhere", cwd=tmp_path)
+    """Through the installed script: a one-line error and exit code 1 as a shell sees them."""
+    proc = run([CLI, "predict", str(audio_files / "real.wav"), "--model",
+                str(tmp_path / "nowhere")], tmp_path, check=False)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
         f"error: {tmp_path / 'nowhere'}: no trained model here; run `dvc repro` first"]
@@ -118,8 +133,8 @@ def test_evaluate_on_a_labelled_folder(quick_models, real_genres_dir, tmp_path):
         (data / genre).mkdir(parents=True)
         for f in sorted((real_genres_dir / genre).glob("*.wav"))[:2]:
             shutil.copy(f, data / genre / f.name)
-    proc = run([CLI, "evaluate", "--data", str(data), "--model", str(quick_models / "cnn"),
-                "--json"], tmp_path, check=False)
+    proc = invoke("evaluate", "--data", data, "--model", quick_models / "cnn", "--json",
+                  "--workers", "1", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["n_tracks"] == 4 and sum(map(sum, result["confusion_matrix"])) == 4
@@ -140,8 +155,8 @@ def test_evaluate_on_a_labelled_folder(quick_models, real_genres_dir, tmp_path):
     (data / "metal" / "live").mkdir()
     shutil.copy(real_genres_dir / "metal/metal.00001.wav", data / "metal/live/deep.wav")
     shutil.copy(real_genres_dir / "metal/metal.00001.wav", data / "loose.wav")
-    proc = run([CLI, "evaluate", "--data", str(data), "--model", str(quick_models / "cnn"),
-                "--json"], tmp_path, check=False)
+    proc = invoke("evaluate", "--data", data, "--model", quick_models / "cnn", "--json",
+                  "--workers", "1", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["n_tracks"] == 4
     assert proc.stderr.strip().splitlines() == [
@@ -152,8 +167,8 @@ def test_evaluate_on_a_labelled_folder(quick_models, real_genres_dir, tmp_path):
         (data / extra).unlink()
 
     (data / "metal" / "broken.wav").write_bytes(b"RIFF....garbage")
-    proc = run([CLI, "evaluate", "--data", str(data), "--model", str(quick_models / "cnn")],
-               tmp_path, check=False)
+    proc = invoke("evaluate", "--data", data, "--model", quick_models / "cnn", "--workers", "1",
+                  cwd=tmp_path)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[0].startswith(f"error: {data / 'metal/broken.wav'}")
     assert "accuracy" in proc.stdout and "confusion matrix" in proc.stdout

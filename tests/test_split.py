@@ -157,3 +157,39 @@ def test_manifest_read_back_without_artists_splits_by_track(tmp_path):
     table, counts = make_split(read_manifest(tmp_path / "manifest.csv"), split_cfg(), seed=0)
     assert counts.attrs["group_by"] == "track"
     assert table["split"].value_counts().to_dict() == {"train": 14, "val": 3, "test": 3}
+
+
+def test_the_download_stage_fetches_the_lists_and_the_split_only_reads(
+        http_server, real_data, synthetic_genres_dir, tmp_path):
+    """split.method: fault-filtered: the download stage fetches the published lists and
+    records each track's part in metadata.csv; validate carries it into the manifest; the
+    split stage reads it from there with no network (the server is gone by then)."""
+    from musicgenre.data.config import DataConfig
+    from musicgenre.data.download import build_raw
+    from musicgenre.data.validate import add_metadata, scan_folder
+
+    for name in REF_SHA256:
+        http_server.routes[f"/gtzan/{name}"] = (real_data / "gtzan-ref" / name).read_bytes()
+    cfg = SplitConfig(method="fault-filtered", fault_filtered=FaultFilteredConfig(
+        base_urls=[http_server.url("/gtzan")], sha256=REF_SHA256))
+    data = DataConfig(source="folder", path=str(synthetic_genres_dir))
+    data.download.cache_dir = str(tmp_path / "cache")
+    provenance = build_raw(data, [], 0, tmp_path / "raw", progress=False, split=cfg)
+    assert provenance["fault_filtered"]["sha256"] == REF_SHA256
+    lists = {part: {line.split("/")[-1].removesuffix(".wav")
+                    for line in (real_data / "gtzan-ref" / name).read_text().split()}
+             for part, name in (("train", "train_filtered.txt"), ("val", "valid_filtered.txt"),
+                                ("test", "test_filtered.txt"))}
+    metadata = pd.read_csv(tmp_path / "raw/metadata.csv", keep_default_na=False)
+    for track, part in zip(metadata["id"], metadata["source_split"], strict=True):
+        assert part == next((p for p, ids in lists.items() if track in ids), ""), track
+    http_server.routes.clear()
+    manifest = add_metadata(scan_folder(tmp_path / "raw/genres", progress=False),
+                            tmp_path / "raw/metadata.csv")
+    listed = metadata["source_split"] != ""
+    table, counts = make_split(manifest, cfg, seed=0)
+    assert sorted(table["id"]) == sorted(metadata.loc[listed, "id"])
+    assert counts.attrs["excluded"] == int((~listed).sum())
+    # without the lists (another method) the download stage fetches nothing of them
+    plain = build_raw(data, [], 0, tmp_path / "raw2", progress=False, split=SplitConfig())
+    assert "fault_filtered" not in plain
