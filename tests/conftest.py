@@ -151,8 +151,10 @@ def quick_models(quick_features, tmp_path_factory):
 def pytest_collection_modifyitems(items):
     """Tests that need the heavy session fixtures (120 tracks embedded with MusiCNN, a crnn
     trained to convergence) are slow: `make test-fast` leaves them out, `make test` (CI)
-    runs them."""
+    runs them. Under pytest-xdist they share one worker (`--dist loadgroup`), so the heavy
+    fixtures are built once, not once per worker."""
     heavy = {"synthetic_features", "trained"}
     for item in items:
         if heavy & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.xdist_group("heavy"))

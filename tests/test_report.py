@@ -5,6 +5,7 @@ every figure the report shows exists."""
 import json
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,9 +21,10 @@ from musicgenre.evaluation.robustness import run_robustness
 MODELS = ["baseline", "cnn"]
 
 
-@pytest.fixture
-def reports(quick_models, quick_features, quick_split, tmp_path):
-    """reports/ as the stages before `report` leave it."""
+@pytest.fixture(scope="module")
+def built_reports(quick_models, quick_features, quick_split, tmp_path_factory):
+    """reports/ as the stages before `report` leave it (built once for the module)."""
+    tmp_path = tmp_path_factory.mktemp("report")
     manifest, split, counts = quick_split
     out = tmp_path / "reports"
     for name in MODELS:
@@ -38,6 +40,13 @@ def reports(quick_models, quick_features, quick_split, tmp_path):
         "bad_files": [{"path": "genres/rock/bad.wav", "problems": ["unreadable"]}]})
     write_json(tmp_path / "source.json", {"source": "synthetic", "n_tracks": 30})
     return out
+
+
+@pytest.fixture
+def reports(built_reports, tmp_path):
+    """A fresh copy of the built reports/ (with source.json beside it) for each test."""
+    shutil.copy(built_reports.parent / "source.json", tmp_path / "source.json")
+    return Path(shutil.copytree(built_reports, tmp_path / "reports"))
 
 
 def test_report_shows_the_pipeline_numbers(reports):
