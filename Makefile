@@ -9,7 +9,7 @@ export GX_ANALYTICS_ENABLED := false
 # make repro SOURCE=synthetic runs the pipeline offline on generated audio.
 SOURCE ?=
 
-.PHONY: setup repro dvc test test-fast lint bench crossval ablation pr-report clean
+.PHONY: setup repro dvc test test-fast coverage lint bench crossval ablation pr-report clean
 
 setup: $(VENV)/.installed
 
@@ -35,13 +35,23 @@ ARGS ?= status
 dvc: setup
 	$(BIN)/dvc $(ARGS)
 
+# Independent tests run on TEST_WORKERS processes (pytest-xdist; auto: one per core); the
+# tests that share the heavy fixtures stay on one of them (--dist loadgroup).
+TEST_WORKERS ?= auto
+XDIST := -n $(TEST_WORKERS) --dist loadgroup
+
 test: setup
-	$(BIN)/pytest
+	$(BIN)/pytest $(XDIST)
 
 # Leaves out end-to-end DVC runs and tests on the heavy fixtures (MusiCNN-embedded features,
 # a converged crnn, crossval); `make test` runs everything.
 test-fast: setup
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow" $(XDIST)
+
+# Line coverage of the library by the whole suite (in-process code; stage subprocesses are
+# not measured).
+coverage: setup
+	$(BIN)/pytest $(XDIST) --cov=musicgenre --cov-report=term-missing:skip-covered
 
 lint: setup
 	$(BIN)/ruff check src stages tests

@@ -16,6 +16,7 @@ from musicgenre.core.parallel import OrderedPool, resolve_workers
 from musicgenre.data.audio import load_audio
 from musicgenre.features.augment import track_seed
 from musicgenre.features.extract import fit_length
+from musicgenre.inference.predict import track_scores_from_audio
 
 
 def perturbations(snr_db: list[float], semitones: list[float]) -> dict:
@@ -59,8 +60,7 @@ def _predict_conditions(job: tuple[str, str]) -> list[int]:
             random.seed(s)
             np.random.seed(s)
             varied = transform(samples=audio, sample_rate=cfg.sample_rate)
-        lp = classifier.track_log_probs(classifier.inputs_from_audio(varied))
-        predicted.append(int(np.argmax(lp)))
+        predicted.append(int(np.argmax(track_scores_from_audio(classifier, [varied]))))
     return predicted
 
 

@@ -49,10 +49,20 @@ def classify_file(classifier: Classifier, path: Path) -> np.ndarray:
     if level < SILENCE_DBFS:
         raise AudioError(f"{path}: silent or nearly (RMS {level:.1f} dBFS, below "
                          f"{SILENCE_DBFS:g}); not classified")
-    # each excerpt is segmented on its own: no segment spans the cut between two excerpts
+    return classifier.track_probabilities(track_scores_from_audio(classifier, excerpts))
+
+
+def track_scores_from_audio(classifier: Classifier, excerpts: list[np.ndarray]) -> np.ndarray:
+    """A track's scores from its decoded audio (at the classifier's sample rate): the one path
+    from a signal to a track's genre, for `predict`, `evaluate --data` and robustness.
+    Each excerpt is segmented on its own, so no segment spans the cut between two excerpts;
+    excerpts shorter than one segment are left out."""
+    from musicgenre.features.extract import min_samples
+
+    need = min_samples(classifier.features)
     inputs = np.concatenate([classifier.inputs_from_audio(e) for e in excerpts
-                             if len(e) >= min_samples(cfg)])
-    return classifier.track_probabilities(classifier.track_log_probs(inputs))
+                             if len(e) >= need])
+    return classifier.track_log_probs(inputs)
 
 
 # The classifier of each worker process of `classify_files` (loaded once per worker).
