@@ -74,10 +74,11 @@ crossval: setup
 # threads), on params.yaml's data; writes reports/ablation.md and reports/ablation.png.
 ABLATION_SETS ?= mfcc,chroma,contrast,seed_stack,logmel
 ABLATION_COPIES ?= 0,2
+ABLATION_MODELS ?= cnn,rnn,crnn
 JOBS ?= 1
 ablation: setup
 	$(BIN)/musicgenre ablation --sets $(ABLATION_SETS) --copies $(ABLATION_COPIES) --jobs $(JOBS) \
-		--out reports/ablation.md
+		--models $(ABLATION_MODELS) --out reports/ablation.md
 
 # The markdown the pull-request workflow posts: metrics and params diff against BASE.
 BASE ?= main

@@ -6,15 +6,21 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
-from helpers.dvc_repo import make_project_copy
-from helpers.http_server import FileServer
-from helpers.paths import real_data_root
-from helpers.training import FAST_TRAIN, fit
-
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) >= (os.cpu_count() or 1):
+    # As many test processes as cores (make test): each one, and the stages it starts, runs
+    # its math on one thread, so the cores are shared, not fought over by 2 x 2 threads.
+    # Set before torch or numpy is first imported, so that their thread pools see it.
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+
+import pytest  # noqa: E402
+
+from helpers.dvc_repo import make_project_copy  # noqa: E402
+from helpers.http_server import FileServer  # noqa: E402
+from helpers.paths import real_data_root  # noqa: E402
+from helpers.training import FAST_TRAIN, fit  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -223,6 +223,8 @@ def ablation(
     jobs: int = typer.Option(1, min=1, help="Experiments run at once (dvc queue start --jobs)."),
     out: Path = typer.Option(Path("reports/ablation.md"), help="Markdown report; a PNG "
                              "beside it."),
+    models: str = typer.Option(None, help="Comma-separated networks each experiment trains "
+                               "(default: every from-scratch network: cnn, rnn, crnn)."),
 ) -> None:
     """Which features matter: queue one DVC experiment per feature set and augmentation
     setting for the from-scratch networks, run the queue, and tabulate their test metrics.
@@ -230,8 +232,10 @@ def ablation(
     from musicgenre.evaluation.ablation import ablation as run_ablation
 
     try:
+        networks = [m.strip() for m in models.split(",") if m.strip()] if models else None
         table = run_ablation([s.strip() for s in sets.split(",") if s.strip()],
-                             [int(c) for c in copies.split(",") if c.strip()], jobs, out)
+                             [int(c) for c in copies.split(",") if c.strip()], jobs, out,
+                             networks=networks)
     except ValueError as exc:
         _fail(MusicGenreError(f"--copies: whole numbers separated by commas ({exc})"))
     except MusicGenreError as exc:

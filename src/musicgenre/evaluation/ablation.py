@@ -30,12 +30,26 @@ def from_scratch_models() -> list[str]:
     return [s.name for s in specs if s.is_neural and not s.uses_embeddings]
 
 
-def queue_grid(sets: list[str], copies: list[int], jobs: int, repo: Path, tag: str) -> list[str]:
-    """Queue one experiment per (feature set, augmentation copies); returns their names.
+def chosen_networks(names: list[str] | None) -> list[str]:
+    """The networks to train in every experiment: those named, or (None) every from-scratch
+    network; a model that does not read features is refused by name."""
+    networks = from_scratch_models()
+    if names is None:
+        return networks
+    wrong = [n for n in names if n not in networks]
+    if wrong or not names:
+        raise MusicGenreError(f"ablation: --models must name from-scratch networks "
+                              f"({', '.join(networks)}), got {', '.join(wrong) or 'none'}")
+    return list(dict.fromkeys(names))
+
+
+def queue_grid(sets: list[str], copies: list[int], jobs: int, repo: Path, tag: str,
+               names: list[str]) -> list[str]:
+    """Queue one experiment per (feature set, augmentation copies), each training the
+    networks `names`; returns the experiments' names.
 
     Each job gets cores / jobs threads and feature workers, so N jobs do not oversubscribe
     the cores."""
-    names = from_scratch_models()
     share = max(1, (os.cpu_count() or 1) // jobs)
     queued = []
     for feature_set in sets:
@@ -123,10 +137,11 @@ def write_report(table: pd.DataFrame, out: Path) -> Path:
 
 
 def ablation(sets: list[str], copies: list[int], jobs: int, out: Path,
-             repo: Path = Path(".")) -> pd.DataFrame:
-    """Queue the grid, run it on `jobs` workers, and write the report."""
+             repo: Path = Path("."), networks: list[str] | None = None) -> pd.DataFrame:
+    """Queue the grid, run it on `jobs` workers, and write the report. `networks`: the
+    from-scratch networks each experiment trains (None: all of them)."""
     tag = time.strftime("abl%Y%m%d%H%M%S")
-    names = queue_grid(sets, copies, jobs, repo, tag)
+    names = queue_grid(sets, copies, jobs, repo, tag, chosen_networks(networks))
     run_queue(jobs, repo)
     table = collect(names, repo)
     write_report(table, out)
