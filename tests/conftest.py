@@ -154,6 +154,7 @@ def quick_models(quick_features, tmp_path_factory):
     return out
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items):
     """Tests that need the heavy session fixtures (120 tracks embedded with MusiCNN, a crnn
     trained to convergence) are slow: `make test-fast` leaves them out, `make test` (CI)
