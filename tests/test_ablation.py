@@ -17,7 +17,7 @@ def test_two_queued_experiments_in_parallel_and_their_table(project_copy):
     update_params(project_copy, {**TINY, "features.embedding": None})
     git("commit", "-qam", "tiny", cwd=project_copy)
     proc = run([CLI, "ablation", "--sets", "mfcc,chroma", "--copies", "0", "--jobs", "2",
-                "--models", "cnn,rnn"], project_copy)
+                "--models", "cnn"], project_copy)
     assert "2 experiments" in proc.stdout.splitlines()[-1]
 
     status = dvc("queue", "status", cwd=project_copy).stdout
@@ -32,14 +32,14 @@ def test_two_queued_experiments_in_parallel_and_their_table(project_copy):
     for rev in experiments:
         data = rev["data"]
         params = data["params"]["params.yaml"]["data"]
-        assert params["models"] == ["cnn", "rnn"] and params["augment"]["copies"] == 0
+        assert params["models"] == ["cnn"] and params["augment"]["copies"] == 0
         assert params["train"]["threads"] >= 1  # each job its share of the cores
         headline = data["metrics"]["reports/metrics.json"]["data"]
         row = (f"| {params['features']['set']} | 0 | {params['model']} | "
                f"{100 * headline['accuracy']:.1f}% [{100 * headline['accuracy_ci95_low']:.1f}, "
                f"{100 * headline['accuracy_ci95_high']:.1f}] | {headline['macro_f1']:.3f} |")
         assert row in text, row
-    assert text.count("\n| mfcc |") == 2 and text.count("\n| chroma |") == 2
+    assert text.count("\n| mfcc |") == 1 and text.count("\n| chroma |") == 1
     assert (project_copy / "reports/ablation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
