@@ -5,20 +5,9 @@ entry point start it for real (tests/test_cli.py)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-from contextlib import contextmanager
+from contextlib import chdir
 from pathlib import Path
-
-
-@contextmanager
-def _working_dir(path: Path):
-    before = Path.cwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(before)
 
 
 def invoke(*args, cwd: Path) -> subprocess.CompletedProcess:
@@ -29,7 +18,7 @@ def invoke(*args, cwd: Path) -> subprocess.CompletedProcess:
     from musicgenre.cli import app
 
     argv = [str(a) for a in args]
-    with _working_dir(cwd):
+    with chdir(cwd):
         result = CliRunner().invoke(app, argv, catch_exceptions=False)
     return subprocess.CompletedProcess(["musicgenre", *argv], result.exit_code, result.stdout,
                                        result.stderr)

@@ -73,9 +73,7 @@ def load_gtzan_index(cfg: DataConfig, local: Path | None = None,
         verify(Path(local), **remote.checks())
         return read_gtzan_index(Path(local))
     path = fetch(remote.urls, Path(dl.cache_dir) / "gtzan-artists" / remote.filename,
-                 **remote.checks(),
-                 retries=dl.retries, backoff_s=dl.backoff_s, timeout_s=dl.timeout_s,
-                 progress=progress)
+                 **remote.checks(), **dl.retry_policy(), progress=progress)
     return read_gtzan_index(path)
 
 

@@ -59,6 +59,11 @@ class DownloadConfig:
     timeout_s: float = 60.0
     cache_dir: str = "data/external"
 
+    def retry_policy(self) -> dict:
+        """The keyword arguments `fetch.fetch` retries and times out with."""
+        return {"retries": self.retries, "backoff_s": self.backoff_s,
+                "timeout_s": self.timeout_s}
+
     def check(self, key: str) -> None:
         if self.retries < 0:
             raise ConfigError(f"{key}.retries: must be >= 0, got {self.retries}")

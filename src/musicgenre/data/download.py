@@ -87,8 +87,7 @@ def import_layout(root: Path, genres_dir: Path, cfg: DataConfig, *, move: bool,
 def _fetch_remote(remote: RemoteFile, cfg: DataConfig, progress: bool) -> Path:
     dl = cfg.download
     return fetch(remote.urls, Path(dl.cache_dir) / remote.filename, **remote.checks(),
-                 retries=dl.retries, backoff_s=dl.backoff_s, timeout_s=dl.timeout_s,
-                 progress=progress)
+                 **dl.retry_policy(), progress=progress)
 
 
 def _from_archive(archive: Path, work: Path, genres_dir: Path, cfg: DataConfig,
@@ -221,8 +220,8 @@ def load_fault_filtered_lists(cfg: SplitConfig, dl: DownloadConfig,
     for split, name in FAULT_FILTERED_FILES.items():
         path = fetch([base.rstrip("/") + "/" + name for base in cfg.fault_filtered.base_urls],
                      Path(dl.cache_dir) / "gtzan-fault-filtered" / name,
-                     sha256=cfg.fault_filtered.sha256[name], retries=dl.retries,
-                     backoff_s=dl.backoff_s, timeout_s=dl.timeout_s, progress=progress)
+                     sha256=cfg.fault_filtered.sha256[name], **dl.retry_policy(),
+                     progress=progress)
         lists[split] = [Path(line.strip()).stem for line in path.read_text().splitlines()
                         if line.strip()]
     return lists

@@ -124,15 +124,15 @@ def network_from_state(header: dict, state_dict: dict):
     return network.eval()
 
 
-def classifier_from_header(header: dict, model: Any, temperature: float = 1.0) -> Classifier:
+def classifier_from_header(header: dict, model: Any) -> Classifier:
     """A Classifier from a checkpoint's header (model name, genres, feature params,
-    normalisation statistics) and its fitted model (a network or an estimator)."""
+    normalisation statistics) and its fitted model (a network or an estimator); its
+    temperature is 1 until calibration sets it."""
     spec = models.get(header["model"])
     features = parse(FeaturesConfig, header["features"], "features")
     return Classifier(spec, list(header["genres"]), features,
                       np.asarray(header["mean"], dtype=np.float32),
-                      np.asarray(header["std"], dtype=np.float32), model, dict(header),
-                      temperature=temperature)
+                      np.asarray(header["std"], dtype=np.float32), model, dict(header))
 
 
 def read_temperature(model_dir: Path) -> float:

@@ -220,7 +220,7 @@ def train_neural(spec: ModelSpec, model_cfg, cfg: TrainConfig, seed: int, data: 
     stopping = EarlyStopping(cfg)
     epoch_seconds = []
     progress = progress and run.rank == 0
-    logger = (_live_logger(live_dir) if run.rank == 0 else contextlib.nullcontext())
+    logger = _live_logger(live_dir) if run.rank == 0 else contextlib.nullcontext()
     with logger as live:
         for epoch in range(1, cfg.epochs + 1):
             start = time.perf_counter()
@@ -252,8 +252,8 @@ def _live_logger(live_dir: Path):
 
 
 def _log_epoch(live, name: str, epoch: int, metrics: dict, progress: bool) -> None:
-    for key, value in metrics.items():
-        if live:
+    if live:
+        for key, value in metrics.items():
             live.log_metric(key, round(value, 6))
     if progress:
         print(f"{name} epoch {epoch}: train loss {metrics['train/loss']:.4f} "
