@@ -60,11 +60,14 @@ bench: setup
 	$(BIN)/python benchmarks/run_all.py
 
 # Honest accuracy on a small labelled folder: k-fold cross-validation by artist (GROUP_BY=track
-# for the artist-blind protocol). A local copy of Sturm's artist index saves the download.
-CV_DATA ?= ../shared/data/gtzan-dev/genres
+# for the artist-blind protocol). CV_DATA is a <genre>/<file> folder; by default the GTZAN
+# dev tracks under $(GENRE_REAL_DATA) (../shared/data when unset), whose local copy of
+# Sturm's artist index, if present, saves the download.
+GENRE_REAL_DATA ?= ../shared/data
+CV_DATA ?= $(GENRE_REAL_DATA)/gtzan-dev/genres
 CV_MODELS ?= transfer,crnn,baseline
 GROUP_BY ?= artist
-ARTIST_INDEX ?= $(wildcard ../shared/data/gtzan-ref/GTZANindex.txt)
+ARTIST_INDEX ?= $(wildcard $(GENRE_REAL_DATA)/gtzan-ref/GTZANindex.txt)
 crossval: setup
 	$(BIN)/musicgenre crossval --data $(CV_DATA) --models $(CV_MODELS) --group-by $(GROUP_BY) \
 		$(if $(ARTIST_INDEX),--artist-index $(ARTIST_INDEX)) --out reports/crossval-$(GROUP_BY).json
