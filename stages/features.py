@@ -27,7 +27,8 @@ def main() -> None:
         print(f"features: {name}: {counts['tracks']} tracks, {counts['segments']} segments "
               f"({counts['augmented_segments']} augmented)")
     for tid in meta["padded_short"]:
-        print(f"features: {tid}: shorter than one segment, padded with silence")
+        how = "repeated" if params["features"].short_track == "tile" else "padded with silence"
+        print(f"features: {tid}: shorter than one segment, {how} to fill it")
     for tid in meta["dropped_short"]:
         print(f"features: {tid}: shorter than one segment, dropped (features.short_track=drop)")
     for bad in meta["unreadable"]:

@@ -88,7 +88,7 @@ def test_stage_outputs_leak_free_and_deterministic(synthetic_tables, tmp_path):
         assert np.array_equal(x1, x2) and i1.equals(i2), f"{name} differs across worker counts"
         e1, _ = load_split(tmp_path / "w1", name, embeddings=True)
         e2, _ = load_split(tmp_path / "w2", name, embeddings=True)
-        assert e1.shape == (len(x1), 753) and np.array_equal(e1, e2)  # one row per segment
+        assert e1.shape == (len(x1), 50) and np.array_equal(e1, e2)  # one row per segment
         # Segments belong to tracks of this split only, and only train is augmented.
         expected = set(split[split["split"] == name]["id"])
         assert set(i1["track_id"]) == expected
@@ -138,7 +138,7 @@ def test_changing_the_seed_changes_only_augmented_rows(synthetic_tables, tmp_pat
     assert not np.array_equal(xa[~original], xb[~original])
 
 
-@pytest.mark.parametrize(("policy", "expect_rows"), [("pad", 1), ("drop", 0)])
+@pytest.mark.parametrize(("policy", "expect_rows"), [("tile", 1), ("pad", 1), ("drop", 0)])
 def test_short_track_policy(synthetic_tables, tmp_path, policy, expect_rows):
     manifest, split = synthetic_tables
     short_id = split[split["split"] == "val"]["id"].iloc[0]
@@ -152,7 +152,7 @@ def test_short_track_policy(synthetic_tables, tmp_path, policy, expect_rows):
                             AugmentConfig(copies=0), 0, tmp_path / "f", progress=False)
     _, index = load_split(tmp_path / "f", "val")
     assert (index["track_id"] == short_id).sum() == expect_rows
-    key = "padded_short" if policy == "pad" else "dropped_short"
+    key = "dropped_short" if policy == "drop" else "padded_short"
     assert meta[key] == [short_id]
     with pytest.raises(MusicGenreError, match=r"val\.embeddings\.npy: no segment embeddings; "
                                               r"set features\.embedding"):

@@ -18,12 +18,13 @@ from musicgenre.data.validate import validate_dataset
 
 @pytest.fixture
 def damaged_copy(real_genres_dir, tmp_path):
-    """The 50 dev tracks, one replaced by non-audio bytes and one by a 3-s clip."""
+    """The 50 dev tracks, one replaced by non-audio bytes and one by a 0.5-s clip (under the
+    1-s floor)."""
     genres = tmp_path / "genres"
     shutil.copytree(real_genres_dir, genres)
     (genres / "jazz/jazz.00001.wav").write_bytes(b"<html>404 not found</html>" * 100)
     audio, sr = sf.read(real_genres_dir / "rock/rock.00002.wav")
-    sf.write(genres / "rock/rock.00002.wav", audio[: 3 * sr], sr, subtype="PCM_16")
+    sf.write(genres / "rock/rock.00002.wav", audio[: sr // 2], sr, subtype="PCM_16")
     return genres
 
 
@@ -67,7 +68,7 @@ def test_bad_files_named_and_dropped(damaged_copy, tmp_path):
     bad = {b["id"]: " ".join(b["problems"]) for b in summary["bad_files"]}
     assert set(bad) == {"jazz.00001", "rock.00002"}
     assert "unreadable" in bad["jazz.00001"]
-    assert "too short: 3.00 s" in bad["rock.00002"]
+    assert "too short: 0.50 s" in bad["rock.00002"]
     assert summary["n_kept"] == 48 and summary["n_dropped"] == 2
     written = json.loads((tmp_path / "reports/summary.json").read_text())
     assert written["bad_files"] == summary["bad_files"]

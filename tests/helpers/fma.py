@@ -42,7 +42,7 @@ class FmaFixture:
     audio_zip: bytes
     rows: list[dict] = field(default_factory=list)  # every tracks.csv row
     broken: int = 0  # track id of the clip that is not audio
-    short: int = 0  # track id of the 1-s clip
+    short: int = 0  # track id of the 0.5-s clip (under the 1-s floor)
 
     @property
     def small(self) -> list[dict]:
@@ -101,7 +101,7 @@ def make_fma(duration_s: float = 6.0, sr: int = 44100, seed: int = 5) -> FmaFixt
             fixture.broken = track_id
         else:
             rng = np.random.default_rng([seed, 99])
-            clips[track_id] = mp3_bytes(render_track("rock", 1.0, sr, rng), sr)
+            clips[track_id] = mp3_bytes(render_track("rock", 0.5, sr, rng), sr)
             fixture.short = track_id
         track_id += 1
     # rows the small subset ignores: a medium-only track, a large track without a top genre

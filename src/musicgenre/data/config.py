@@ -128,10 +128,17 @@ class DataConfig:
             self.fma.check(f"{key}.fma")
 
 
+# The shortest audio anything here classifies: predict, evaluate, the robustness stage and
+# the pipeline's own tracks (validate.min_duration_s may only raise it). A clip shorter than
+# one segment is repeated to fill it (features.short_track); below a second there is too
+# little music to repeat.
+MIN_AUDIO_S = 1.0
+
+
 @dataclass
 class ValidateConfig:
     policy: Literal["drop", "fail"] = "drop"
-    min_duration_s: float = 5.0
+    min_duration_s: float = MIN_AUDIO_S
     max_duration_s: float = 900.0
     min_sample_rate: int = 8000
     max_sample_rate: int = 192000
@@ -140,7 +147,9 @@ class ValidateConfig:
     workers: int = 0  # processes decoding files; 0: one per CPU core
 
     def check(self, key: str) -> None:
-        positive(key, "min_duration_s", self.min_duration_s)
+        if not self.min_duration_s >= MIN_AUDIO_S:
+            raise ConfigError(f"{key}.min_duration_s: must be >= {MIN_AUDIO_S:g} (the shortest "
+                              f"audio predict classifies), got {self.min_duration_s}")
         if self.workers < 0:
             raise ConfigError(f"{key}.workers: must be >= 0, got {self.workers}")
         if self.max_duration_s <= self.min_duration_s:

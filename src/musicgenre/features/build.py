@@ -23,7 +23,7 @@ from musicgenre.core.versions import package_versions
 from musicgenre.data.audio import load_audio
 from musicgenre.data.tables import SPLITS
 from musicgenre.features.augment import augment, build_augmenter, track_seed
-from musicgenre.features.components import EMBEDDING_DIM, row_names
+from musicgenre.features.components import row_names
 from musicgenre.features.config import AugmentConfig, FeaturesConfig
 from musicgenre.features.extract import fit_length, segment_embeddings, segments_from_audio
 from musicgenre.features.store import EMBEDDINGS_SUFFIX, NpyStreamWriter, RunningStats
@@ -142,7 +142,7 @@ def _extract_split(part: pd.DataFrame, split_name: str, run: _Extraction) -> Non
     writer = NpyStreamWriter(out_dir / f"{split_name}.npy",
                              (cfg.n_rows, cfg.segment_frames))
     embedding_writer = (NpyStreamWriter(out_dir / f"{split_name}{EMBEDDINGS_SUFFIX}",
-                                        (EMBEDDING_DIM,), np.float32)
+                                        (cfg.embedding_dim,), np.float32)
                         if cfg.embedding else None)
     index_rows = []
     genre_of = dict(zip(part["id"], part["genre"], strict=True))

@@ -16,9 +16,24 @@ ROWS = {
 }
 NAMED_SETS = {"seed_stack": ("mfcc", "chroma", "contrast")}  # the seed study's stack
 
-# Pretrained networks in the musicnn package (see musicnn.py) and their segment embedding.
-EMBEDDINGS = ("MSD_musicnn", "MTT_musicnn")
-EMBEDDING_DIM = 753  # musicnn's max-pool feature maps
+# Pretrained networks in the musicnn package (see musicnn.py): the musicnn and VGG-like
+# architectures, each trained on the Million Song Dataset's and on MagnaTagATune's 50 tags.
+EMBEDDINGS = ("MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg")
+# What of a network a segment's embedding is, and its width per architecture: the 50 tag
+# probabilities (taggram), the last hidden layer (penultimate; VGG: its flattened last
+# pooling), or musicnn's 753 max-pooled mid-level feature maps (no VGG equivalent).
+EMBEDDING_LAYERS = {"taggram": {"musicnn": 50, "vgg": 50},
+                    "penultimate": {"musicnn": 200, "vgg": 256},
+                    "max_pool": {"musicnn": 753}}
+
+
+def architecture(network: str) -> str:
+    return network.split("_", 1)[1]
+
+
+def embedding_dim(networks: tuple[str, ...], layer: str) -> int:
+    """Width of a segment's embedding: the chosen layer of each network, concatenated."""
+    return sum(EMBEDDING_LAYERS[layer][architecture(n)] for n in networks)
 
 
 def rows(component: str, cfg: Any) -> int:

@@ -21,9 +21,11 @@ class FeaturesConfig:
     chroma_tuning: float | None = 0.0  # null: estimate per track (slower, ~2.5 STFTs)
     segment_s: float = 3.0
     segment_hop_s: float = 1.5
-    short_track: Literal["pad", "drop"] = "pad"
+    short_track: Literal["tile", "pad", "drop"] = "tile"  # a track shorter than a segment
     workers: int = 0  # 0: one per CPU core
-    embedding: str | None = None  # also store each segment's pretrained embedding
+    embedding: str | None = None  # also store each segment's pretrained embedding: a
+    # network of components.EMBEDDINGS, or several joined by '+' (concatenated)
+    embedding_layer: str = "taggram"  # taggram | penultimate | max_pool (components.py)
     embed_augmented: bool = True  # embed the augmented copies too, not only the originals
 
     @property
@@ -60,9 +62,38 @@ class FeaturesConfig:
             raise ConfigError(f"{key}.segment_s: too short for hop_length {self.hop_length}")
         if self.workers < 0:
             raise ConfigError(f"{key}.workers: must be >= 0 (0 = all cores), got {self.workers}")
-        if self.embedding is not None and self.embedding not in components.EMBEDDINGS:
-            raise ConfigError(f"{key}.embedding: must be null or one of "
-                              f"{' | '.join(components.EMBEDDINGS)}, got {self.embedding!r}")
+        self._check_embedding(key)
+
+    def _check_embedding(self, key: str) -> None:
+        if self.embedding is None:
+            return
+        names = self.embedding_networks
+        if not names or any(n not in components.EMBEDDINGS for n in names) \
+                or len(set(names)) != len(names):
+            raise ConfigError(f"{key}.embedding: must be null or networks of "
+                              f"{' | '.join(components.EMBEDDINGS)} joined by '+', "
+                              f"got {self.embedding!r}")
+        widths = components.EMBEDDING_LAYERS.get(self.embedding_layer)
+        if widths is None:
+            raise ConfigError(f"{key}.embedding_layer: must be one of "
+                              f"{' | '.join(components.EMBEDDING_LAYERS)}, "
+                              f"got {self.embedding_layer!r}")
+        missing = [n for n in names if components.architecture(n) not in widths]
+        if missing:
+            raise ConfigError(f"{key}.embedding_layer: {self.embedding_layer} does not exist "
+                              f"in {', '.join(missing)}")
+        # VGG's dense layers take exactly the 3-s patch it was trained on
+        if any(components.architecture(n) == "vgg" for n in names) and self.segment_s != 3.0:
+            raise ConfigError(f"{key}.segment_s: the VGG networks read 3-s segments, "
+                              f"got {self.segment_s}")
+
+    @property
+    def embedding_networks(self) -> tuple[str, ...]:
+        return tuple(self.embedding.split("+")) if self.embedding else ()
+
+    @property
+    def embedding_dim(self) -> int:
+        return components.embedding_dim(self.embedding_networks, self.embedding_layer)
 
     @property
     def n_rows(self) -> int:

@@ -106,14 +106,25 @@ def segment_embeddings(audio: np.ndarray, cfg: FeaturesConfig,
     n_frames = 1 + len(audio) // cfg.hop_length  # librosa's centred frames
     starts_s = [s * cfg.hop_length / cfg.sample_rate for s in segment_starts(n_frames, cfg)]
     return embed_segments(audio, cfg.sample_rate, starts_s, cfg.segment_s, cfg.embedding,
-                          device)
+                          device, cfg.embedding_layer)
+
+
+def fill_segment(audio: np.ndarray, cfg: FeaturesConfig) -> np.ndarray:
+    """Audio shorter than one segment made one segment long: repeated end to end (tile; the
+    musicnn networks were trained on clips repeated this way) or followed by silence (pad).
+    The model then sees the clip's own sound throughout, not mostly silence."""
+    need = min_samples(cfg)
+    if len(audio) >= need or len(audio) == 0:
+        return audio
+    if cfg.short_track == "pad":
+        return np.pad(audio, (0, need - len(audio)))
+    return np.resize(audio, need)  # tile (also what predict does under short_track=drop)
 
 
 def fit_length(audio: np.ndarray, cfg: FeaturesConfig) -> tuple[np.ndarray, bool]:
-    """Apply the short-track policy; returns (audio or empty, whether it was padded)."""
-    need = min_samples(cfg)
-    if len(audio) >= need:
+    """Apply the short-track policy; returns (audio or empty, whether it was filled)."""
+    if len(audio) >= min_samples(cfg):
         return audio, False
     if cfg.short_track == "drop":
         return audio[:0], False
-    return np.pad(audio, (0, need - len(audio))), True
+    return fill_segment(audio, cfg), True

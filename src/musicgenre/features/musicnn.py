@@ -1,14 +1,18 @@
 """Pretrained MusiCNN embeddings: a PyTorch port of Pons & Serra's musicnn (2019).
 
 musicnn is a tagging CNN trained on large tagged music collections: `MSD_musicnn` on the
-Million Song Dataset's 50 most used last.fm tags, `MTT_musicnn` on MagnaTagATune's 50. Its
-weights ship inside the `musicnn` package on PyPI as TensorFlow checkpoints; they are read
-with `tfcheckpoint` and run by the network below, which mirrors the original graph layer by
-layer (same padding, batch-norm epsilon and feature order), so no TensorFlow is needed.
+Million Song Dataset's 50 most used last.fm tags, `MTT_musicnn` on MagnaTagATune's 50. The
+same package ships a VGG-like baseline trained on each (`MSD_vgg`, `MTT_vgg`). The weights
+are TensorFlow checkpoints; they are read with `tfcheckpoint` and run by the networks below,
+which mirror the original graphs layer by layer (same padding, batch-norm epsilon and feature
+order), so no TensorFlow is needed.
 
-For genre classification with few labelled tracks the network is a fixed feature extractor:
-each segment of 16 kHz audio (3 s, the length the network was trained on) gives the max over
-time of its 753 mid-level feature maps (the `max_pool` output of musicnn's own extractor).
+For genre classification with few labelled tracks a network is a fixed feature extractor:
+each segment of 16 kHz audio (3 s, the length the networks were trained on) gives one of
+(`features.embedding_layer`): the 50 tag probabilities (`taggram`; MSD's tags include rock,
+pop, jazz, metal, blues, country and hip-hop, learned from a million songs), the last hidden
+layer (`penultimate`), or musicnn's 753 max-pooled mid-level feature maps (`max_pool`).
+Which carries genre best across artists is measured in docs/results.md.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from musicgenre.core.errors import ConfigError
-from musicgenre.features.components import EMBEDDING_DIM, EMBEDDINGS
+from musicgenre.features.components import EMBEDDING_LAYERS, EMBEDDINGS, architecture
 from musicgenre.features.tfcheckpoint import CheckpointError, read_checkpoint
 
 SAMPLE_RATE = 16000
@@ -131,16 +135,61 @@ class MusiCNN(nn.Module):
         return torch.cat(outputs, dim=1)  # [B, 753, T]
 
     def forward(self, spec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """[B, T, 96] log-mel -> (tag logits [B, 50], max-pool embedding [B, 753])."""
         features = self.feature_maps(spec)
-        max_pool, mean_pool = features.amax(dim=2), features.mean(dim=2)
+        max_pool = features.amax(dim=2)
+        return self.back_end(max_pool, features.mean(dim=2))[0], max_pool
+
+    def back_end(self, max_pool: torch.Tensor, mean_pool: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(tag logits, penultimate layer) from the feature maps' max and mean over time."""
         pooled = torch.stack([max_pool, mean_pool], dim=2).flatten(1)  # TF's flatten order
         hidden = self.dense_norm(F.relu(self.dense(self.pool_norm(pooled))))
-        return self.output(hidden), max_pool
+        return self.output(hidden), hidden
+
+    def span_layer(self, maps: torch.Tensor, layer: str) -> torch.Tensor:
+        """[B, 753, frames] feature maps of B spans -> the chosen layer of each [B, dim]."""
+        max_pool = maps.amax(dim=2)
+        if layer == "max_pool":
+            return max_pool
+        logits, hidden = self.back_end(max_pool, maps.mean(dim=2))
+        return torch.sigmoid(logits) if layer == "taggram" else hidden
 
 
-@lru_cache(maxsize=2)
-def load_musicnn(name: str = "MSD_musicnn") -> MusiCNN:
-    """The pretrained network shipped in the `musicnn` package (installed without its deps)."""
+class VGG(nn.Module):
+    """musicnn's VGG-like baseline in inference mode: five 3x3 convolutions of 128 filters
+    (ReLU, batch norm, max-pool), then one dense layer to the 50 tags. Its dense layer takes
+    exactly one 3-s patch ([B, 187, 96] log-mel)."""
+
+    # (pool size, stride) after each convolution, in (time, frequency), 'valid' as in TF
+    POOLS = (((4, 1), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)),
+             ((4, 4), (4, 4)))
+
+    def __init__(self, weights: dict[str, np.ndarray]) -> None:
+        super().__init__()
+        self.input_norm = _BatchNorm(weights, "batch_normalization")
+        self.convs = nn.ModuleList(_conv(weights, f"{i}CNN") for i in range(1, 6))
+        self.norms = nn.ModuleList(_BatchNorm(weights, f"batch_normalization_{i}")
+                                   for i in range(1, 6))
+        self.output = _dense(weights, "dense")
+        self.requires_grad_(False)
+
+    def forward(self, spec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """[B, 187, 96] log-mel -> (tag logits [B, 50], flattened last pooling [B, 256])."""
+        x = self.input_norm(spec.unsqueeze(1))
+        for conv, norm, (size, stride) in zip(self.convs, self.norms, self.POOLS, strict=True):
+            x = F.max_pool2d(norm(F.relu(conv(F.pad(x, (1, 1, 1, 1))))), size, stride)
+        flat = x.permute(0, 2, 3, 1).flatten(1)  # TF flattens [time, frequency, channel]
+        return self.output(flat), flat
+
+    def patch_layer(self, patches: torch.Tensor, layer: str) -> torch.Tensor:
+        logits, flat = self(patches)
+        return torch.sigmoid(logits) if layer == "taggram" else flat
+
+
+@lru_cache(maxsize=4)
+def load_musicnn(name: str = "MSD_musicnn") -> MusiCNN | VGG:
+    """A pretrained network shipped in the `musicnn` package (installed without its deps)."""
     if name not in EMBEDDINGS:
         raise ConfigError(f"unknown musicnn model '{name}'; choose one of {list(EMBEDDINGS)}")
     try:
@@ -152,18 +201,23 @@ def load_musicnn(name: str = "MSD_musicnn") -> MusiCNN:
     return network_from_weights(read_checkpoint(str(folder) + "/"), str(folder))
 
 
-def network_from_weights(weights: dict[str, np.ndarray], source: str) -> MusiCNN:
-    """Build the network and check it is musicnn: every tensor present, shapes that fit
-    together, a 753-d embedding and 50 tags for a 3-s patch. Anything else is one line."""
+def network_from_weights(weights: dict[str, np.ndarray], source: str,
+                        kind: str = "musicnn") -> MusiCNN | VGG:
+    """Build the network (`kind`: musicnn | vgg) and check it is that network: every tensor
+    present, shapes that fit together, the embedding width and 50 tags for a 3-s patch.
+    Anything else is one line."""
+    if source.rstrip("/").endswith("_vgg"):
+        kind = "vgg"
     try:
-        network = MusiCNN(weights).eval()
+        network = (VGG if kind == "vgg" else MusiCNN)(weights).eval()
         with torch.no_grad():
             tags, embedding = network(torch.zeros(1, patch_frames(3.0), N_MELS))
     except (KeyError, RuntimeError, ValueError, IndexError) as exc:
         reason = " ".join(str(exc).split())[:120]
-        raise CheckpointError(f"{source}: not the musicnn network ({reason})") from None
-    if embedding.shape != (1, EMBEDDING_DIM) or tags.shape != (1, 50):
-        raise CheckpointError(f"{source}: not the musicnn network (embedding "
+        raise CheckpointError(f"{source}: not the {kind} network ({reason})") from None
+    width = EMBEDDING_LAYERS["max_pool" if kind == "musicnn" else "penultimate"][kind]
+    if embedding.shape != (1, width) or tags.shape != (1, 50):
+        raise CheckpointError(f"{source}: not the {kind} network (embedding "
                               f"{tuple(embedding.shape)}, tags {tuple(tags.shape)})")
     return network
 
@@ -187,14 +241,17 @@ WINDOW_FRAMES = 7500
 
 def embed_segments(audio: np.ndarray, sample_rate: int, starts_s: list[float],
                    duration_s: float = 3.0, name: str = "MSD_musicnn",
-                   device: str = "cpu") -> np.ndarray:
-    """[len(starts_s), 753] max-pool embeddings of the `duration_s` spans starting at these
-    times.
+                   device: str = "cpu", layer: str = "max_pool") -> np.ndarray:
+    """[len(starts_s), dim] embeddings of the `duration_s` spans starting at these times:
+    `layer` of each network in `name` (one, or several joined by '+', concatenated).
 
-    The network runs once over the whole track (in windows of up to WINDOW_FRAMES) and each
-    span takes the maximum of its frames' feature maps, instead of running once per span:
-    overlapping 3-s segments every 1.5 s would compute each frame twice. A frame near a span's
-    edge then sees its real neighbours instead of the zero padding of an isolated 3-s patch.
+    musicnn runs once over the whole track (in windows of up to WINDOW_FRAMES) and each span
+    pools its frames' feature maps, instead of running once per span: overlapping 3-s segments
+    every 1.5 s would compute each frame twice. A frame near a span's edge then sees its real
+    neighbours instead of the zero padding of an isolated 3-s patch. VGG reads each 3-s patch.
+
+    Why seven parameters: the signal, where its spans start and how long they are, which
+    networks and layer, and where to run are each the caller's separate choice.
     """
     if sample_rate != SAMPLE_RATE:
         audio = librosa.resample(audio, orig_sr=sample_rate, target_sr=SAMPLE_RATE)
@@ -203,10 +260,33 @@ def embed_segments(audio: np.ndarray, sample_rate: int, starts_s: list[float],
     if len(spec) < frames:  # a short (padded) track: pad with a zero log-mel, i.e. silence
         spec = np.pad(spec, ((0, frames - len(spec)), (0, 0)))
     firsts = patch_starts(len(spec), starts_s, frames)
+    networks = name.split("+")
     if not firsts:
-        return np.empty((0, EMBEDDING_DIM), np.float32)
-    maps = track_feature_maps(spec, name, device)  # [753, T]
-    return np.stack([maps[:, s:s + frames].max(axis=1) for s in firsts])
+        width = sum(EMBEDDING_LAYERS[layer][architecture(n)] for n in networks)
+        return np.empty((0, width), np.float32)
+    parts = []
+    for network in networks:
+        if architecture(network) == "vgg":
+            patches = np.stack([spec[s:s + frames] for s in firsts])
+            parts.append(_vgg_patches(patches, network, layer, device))
+        else:
+            maps = torch.from_numpy(track_feature_maps(spec, network, device))  # [753, T]
+            spans = torch.stack([maps[:, s:s + frames] for s in firsts]).to(device)
+            with torch.no_grad():
+                pooled = load_musicnn(network).span_layer(spans, layer)
+            parts.append(pooled.float().cpu().numpy())
+    return np.concatenate(parts, axis=1).astype(np.float32)
+
+
+def _vgg_patches(patches: np.ndarray, name: str, layer: str, device: str) -> np.ndarray:
+    """[n, 187, 96] log-mel patches -> [n, dim], 64 patches at a time."""
+    network = load_musicnn(name).to(device)
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(patches), batch := 64):
+            x = torch.from_numpy(patches[start:start + batch]).to(device)
+            out.append(network.patch_layer(x, layer).float().cpu().numpy())
+    return np.concatenate(out)
 
 
 def track_feature_maps(spec: np.ndarray, name: str = "MSD_musicnn",

@@ -130,6 +130,13 @@ def classifier_from_header(header: dict, model: Any) -> Classifier:
     temperature is 1 until calibration sets it."""
     spec = models.get(header["model"])
     features = parse(FeaturesConfig, header["features"], "features")
+    width = getattr(model, "n_features_in_", None)  # a fitted scikit-learn pipeline's input
+    if spec.uses_embeddings and width is not None and width != features.embedding_dim:
+        raise MusicGenreError(
+            f"the {spec.name} model reads {width}-wide embeddings but its features header "
+            f"({features.embedding}, {features.embedding_layer}) gives "
+            f"{features.embedding_dim}; a checkpoint of an earlier version? retrain it "
+            f"with `dvc repro`")
     return Classifier(spec, list(header["genres"]), features,
                       np.asarray(header["mean"], dtype=np.float32),
                       np.asarray(header["std"], dtype=np.float32), model, dict(header))

@@ -29,12 +29,13 @@ def expand_paths(paths: list[Path]) -> list[Path]:
 
 def classify_file(classifier: Classifier, path: Path) -> np.ndarray:
     """Genre probabilities for one audio file; AudioError names the file if it is unusable
-    (unreadable, too short, NaN/Inf samples, or silent: silence has no genre, and a model
-    would still name one with confidence). A file longer than audio.MAX_WHOLE_S is judged on
-    evenly spaced excerpts (audio.load_excerpts), so memory and time stay bounded."""
+    (unreadable, shorter than MIN_AUDIO_S, NaN/Inf samples, or silent: silence has no genre,
+    and a model would still name one with confidence). A file longer than audio.MAX_WHOLE_S
+    is judged on evenly spaced excerpts (audio.load_excerpts), so memory and time stay
+    bounded; one shorter than a segment is repeated to fill it."""
     from musicgenre.core.errors import AudioError
     from musicgenre.data.audio import SILENCE_DBFS, load_excerpts, rms_dbfs
-    from musicgenre.features.extract import min_samples
+    from musicgenre.data.config import MIN_AUDIO_S
 
     path = Path(path)
     if not path.exists():
@@ -42,9 +43,10 @@ def classify_file(classifier: Classifier, path: Path) -> np.ndarray:
     cfg = classifier.features
     excerpts = load_excerpts(path, cfg.sample_rate)
     length = sum(len(e) for e in excerpts)
-    if max(len(e) for e in excerpts) < min_samples(cfg):
+    # a hair under the floor passes: a 1.000-s clip resampled may lose a sample
+    if length < MIN_AUDIO_S * cfg.sample_rate - 2:
         raise AudioError(f"{path}: too short ({length / cfg.sample_rate:.2f} s); at least "
-                         f"{min_samples(cfg) / cfg.sample_rate:.2f} s of audio is needed")
+                         f"{MIN_AUDIO_S:g} s of audio is needed")
     level = rms_dbfs(np.concatenate(excerpts))
     if level < SILENCE_DBFS:
         raise AudioError(f"{path}: silent or nearly (RMS {level:.1f} dBFS, below "
@@ -56,12 +58,12 @@ def track_scores_from_audio(classifier: Classifier, excerpts: list[np.ndarray]) 
     """A track's scores from its decoded audio (at the classifier's sample rate): the one path
     from a signal to a track's genre, for `predict`, `evaluate --data` and robustness.
     Each excerpt is segmented on its own, so no segment spans the cut between two excerpts;
-    excerpts shorter than one segment are left out."""
-    from musicgenre.features.extract import min_samples
+    an excerpt shorter than one segment is repeated to fill it (features.fill_segment)."""
+    from musicgenre.features.extract import fill_segment
 
-    need = min_samples(classifier.features)
-    inputs = np.concatenate([classifier.inputs_from_audio(e) for e in excerpts
-                             if len(e) >= need])
+    cfg = classifier.features
+    inputs = np.concatenate([classifier.inputs_from_audio(fill_segment(e, cfg))
+                             for e in excerpts if len(e)])
     return classifier.track_log_probs(inputs)
 
 
@@ -74,7 +76,8 @@ def _load_for_worker(model_path: str, device: str) -> None:
     if _LOADED["classifier"].uses_embeddings:  # load the network once, not per file
         from musicgenre.features.musicnn import load_musicnn
 
-        load_musicnn(_LOADED["classifier"].features.embedding)
+        for network in _LOADED["classifier"].features.embedding_networks:
+            load_musicnn(network)
 
 
 def _classify_job(path: str) -> tuple[str, np.ndarray | None, str | None]:
