@@ -62,11 +62,13 @@ def predict(
 ) -> None:
     """Classify audio files: the top genres with their probabilities.
 
-    Any sample rate; stereo is mixed down. A file that cannot be used gets one error line,
+    Any sample rate; stereo is mixed down; clips from 1 s. A file whose top probability is
+    under the model's unknown threshold (chosen on validation tracks) is called unknown. A file that cannot be used gets one error line,
     the others are still classified, and the exit code is 1.
     """
     from musicgenre.core.devices import resolve_device
     from musicgenre.inference.checkpoint import load_classifier
+    from musicgenre.inference.classifier import UNKNOWN
     from musicgenre.inference.predict import classify_files, expand_paths
 
     try:
@@ -76,21 +78,23 @@ def predict(
     except MusicGenreError as exc:
         _fail(exc)
     results, failed = [], 0
-    for path, proba, error in classify_files(model, expand_paths(paths), workers, device,
-                                             progress=False):
+    for path, prediction, error in classify_files(model, expand_paths(paths), workers, device,
+                                                  progress=False):
         if error:
             failed += 1
             results.append({"path": path, "error": error})
             if not as_json:
                 typer.echo(f"error: {error}", err=True)
             continue
+        proba, genre = prediction.proba, prediction.label
         order = np.argsort(-proba)[:top]
         ranked = [{"genre": classifier.genres[i], "probability": round(float(proba[i]), 4)}
                   for i in order]
-        results.append({"path": path, "top": ranked})
+        results.append({"path": path, "genre": genre, "top": ranked})
         if not as_json:
             shown = ", ".join(f"{r['genre']} {r['probability']:.2f}" for r in ranked)
-            typer.echo(f"{path}: {shown}")
+            typer.echo(f"{path}: {genre} ({shown})" if genre == UNKNOWN
+                       else f"{path}: {shown}")
     if not results:
         _fail(MusicGenreError("no audio files found in the given paths"))
     if as_json:
@@ -172,9 +176,18 @@ def pr_report_command(
 
 @app.command()
 def crossval(
-    data: Path = typer.Option(..., help="Labelled <genre>/<file> audio folder."),
+    data: list[Path] = typer.Option(..., help="Labelled <genre>/<file> audio folder; repeat "
+                                    "the option to pool several."),
     models: str = typer.Option(None, help="Comma-separated models to score (default: models "
                                "in the parameters file)."),
+    seeds: str = typer.Option(None, help="Comma-separated seeds: the folds are dealt once per "
+                              "seed and every model is scored on each (default: the "
+                              "parameters file's seed)."),
+    excerpts: str = typer.Option(None, help="Comma-separated excerpt lengths in seconds, e.g. "
+                                 "1,2,3,5,10,30: the first model is also scored on excerpts "
+                                 "of its test tracks (first seed)."),
+    study: bool = typer.Option(False, help="Also run the nested representation study over "
+                               "every pretrained network, layer, pooling and probe."),
     folds: int = typer.Option(5, min=2, help="Number of folds."),
     group_by: str = typer.Option(None, help="artist | track (default: split.group_by in the "
                                  "parameters file)."),
@@ -206,13 +219,29 @@ def crossval(
         if group_by not in ("artist", "track"):
             raise MusicGenreError(f"--group-by: must be artist or track, got {group_by!r}")
         settings = CrossvalSettings(folds=folds, refit=refit, group_by=group_by,
-                                    local_index=artist_index, partial_out=out)
+                                    local_index=artist_index, partial_out=out,
+                                    seeds=_number_list("--seeds", seeds, int),
+                                    excerpts_s=_number_list("--excerpts", excerpts, float),
+                                    study=study)
         result = cross_validate(data, loaded, names, settings)
     except MusicGenreError as exc:
         _fail(exc)
     typer.echo(format_crossval(result))
     if out:
         write_crossval(result, out)
+
+
+def _number_list(option: str, text: str | None, kind: type) -> list | None:
+    """'1,2,3' -> [1, 2, 3]; None stays None; anything else is one line naming the option."""
+    if text is None:
+        return None
+    try:
+        values = [kind(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise MusicGenreError(f"{option}: expected comma-separated numbers, got {text!r}") from None
+    if not values or any(not np.isfinite(v) or v < 0 for v in values):
+        raise MusicGenreError(f"{option}: expected finite numbers >= 0, got {text!r}")
+    return values
 
 
 @app.command()

@@ -24,6 +24,7 @@ import pandas as pd
 
 from musicgenre import models
 from musicgenre.core.atomic import write_json
+from musicgenre.core.errors import MusicGenreError
 from musicgenre.core.metrics import wilson_interval
 from musicgenre.data import genres as genre_list
 from musicgenre.data.artists import artist_key, resolve_artists
@@ -32,6 +33,7 @@ from musicgenre.data.split import kfold_assign, single_group_genres, track_group
 from musicgenre.data.validate import scan_folder
 from musicgenre.features.build import extract_features
 from musicgenre.features.store import RunningStats, load_meta, load_split
+from musicgenre.inference.classifier import UNKNOWN
 from musicgenre.inference.scoring import predict_tracks
 from musicgenre.training.data import TrainingData
 from musicgenre.training.fit import fit_model
@@ -60,9 +62,14 @@ def _training_data(x_all, idx_all, train_mask, val_mask, meta) -> TrainingData:
 
 def _test_predictions(classifier, x_test: np.ndarray, idx_test: pd.DataFrame) -> pd.DataFrame:
     """The fitted model's test-track predictions, scored as the evaluate stage does:
-    track_id, true_genre, predicted_genre."""
+    track_id, true_genre, predicted_genre and the calibrated top probability."""
     tracks, _ = predict_tracks(classifier, x_test, idx_test)
-    return tracks[["track_id", "true_genre", "predicted_genre"]]
+    proba = tracks[[f"p_{g}" for g in classifier.genres]].to_numpy()
+    rows = idx_test.reset_index(drop=True).groupby("track_id", sort=True).indices
+    distances = [classifier.novelty_distance(x_test[rows[t]]) for t in tracks["track_id"]]
+    labels = [classifier.label(p, d) for p, d in zip(proba, distances, strict=True)]
+    return tracks[["track_id", "true_genre", "predicted_genre"]].assign(
+        top_probability=proba.max(axis=1), unknown=[lab == UNKNOWN for lab in labels])
 
 
 def _right(tracks: pd.DataFrame) -> pd.Series:
@@ -109,6 +116,9 @@ class CrossvalSettings:
     work_dir: Path | None = None  # where the temporary features and models go
     partial_out: Path | None = None  # rewritten after each fold, so a long run keeps its work
     progress: bool = True
+    seeds: list[int] | None = None  # one fold assignment per seed (None: params' seed)
+    excerpts_s: list[float] | None = None  # the first model on excerpts of these lengths
+    study: bool = False  # also the nested representation study (evaluation/probes.py)
 
 
 @dataclass
@@ -121,64 +131,152 @@ class FoldData:
     idx_test: pd.DataFrame
 
 
-def cross_validate(genres_dir: Path, params: dict, names: list[str],
+def cross_validate(genres_dirs: Path | list[Path], params: dict, names: list[str],
                    settings: CrossvalSettings | None = None) -> dict:
-    """Track-level test accuracy of each named model on each fold; params as load_params
-    gives (with `data` when grouping by artist)."""
+    """Track-level test accuracy of each named model on each fold, for each seed's folds;
+    params as load_params gives (with `data` when grouping by artist). `genres_dirs`: one or
+    several <genre>/<file> folders, pooled (track ids must not repeat across them)."""
     settings = settings or CrossvalSettings()
-    manifest, genres, group_by = _crossval_tracks(genres_dir, params, settings)
-    fold_number = kfold_assign(manifest, settings.folds, params["seed"], group_by)
-    protocol = fold_protocol(manifest, fold_number, group_by)
-    fold_of = dict(zip(manifest["id"], fold_number, strict=True))
-    per_fold, predictions = [], []
+    dirs = [Path(genres_dirs)] if isinstance(genres_dirs, str | Path) else list(genres_dirs)
+    manifest, genres, group_by = _crossval_tracks(dirs, params, settings)
+    seeds = list(settings.seeds or [params["seed"]])
+    per_fold, predictions, excerpts, unknown = [], [], [], []
     with tempfile.TemporaryDirectory(dir=settings.work_dir) as tmp:
         inputs, meta = _extract_once(manifest, genres, params, names, Path(tmp) / "features",
                                      settings.progress)
-        track_fold = inputs[False][1]["track_id"].map(fold_of).to_numpy()
-        for f in range(settings.folds):
-            if not (track_fold == f).any():
-                continue
-            fold_data = {kind: _fold_data(*inputs[kind], fold_of, f, settings, meta)
-                         for kind in {models.get(name).uses_embeddings for name in names}}
-            for name in names:
-                spec = models.get(name)
-                record, tracks = _fit_and_score(spec, params, fold_data[spec.uses_embeddings],
-                                                Path(tmp) / f"fold{f}", settings)
-                per_fold.append({"fold": f, **record})
-                predictions.append(tracks.assign(model=name))
-                if settings.progress:
-                    print(f"crossval: fold {f + 1}/{settings.folds} {name} "
-                          f"(trained on {record['train_tracks']} tracks): "
-                          f"{record['correct']}/{record['test_tracks']} test tracks right",
-                          flush=True)
-                if settings.partial_out is not None:
-                    write_crossval({"folds": settings.folds, "done": per_fold},
-                                   settings.partial_out)
+        for seed in seeds:
+            fold_number = kfold_assign(manifest, settings.folds, seed, group_by)
+            fold_of = dict(zip(manifest["id"], fold_number, strict=True))
+            track_fold = inputs[False][1]["track_id"].map(fold_of).to_numpy()
+            for f in range(settings.folds):
+                if not (track_fold == f).any():
+                    continue
+                fold_data = {kind: _fold_data(*inputs[kind], fold_of, f, settings, meta)
+                             for kind in {models.get(name).uses_embeddings for name in names}}
+                for name in names:
+                    spec = models.get(name)
+                    record, tracks, classifier = _fit_and_score(
+                        spec, params, fold_data[spec.uses_embeddings],
+                        Path(tmp) / f"seed{seed}-fold{f}", settings)
+                    per_fold.append({"seed": seed, "fold": f, **record})
+                    predictions.append(tracks.assign(model=name, seed=seed))
+                    if settings.excerpts_s and seed == seeds[0] and name == names[0]:
+                        excerpts.append(excerpt_predictions(
+                            classifier, manifest[manifest["id"].isin(record["tested"])],
+                            settings.excerpts_s))
+                        unknown.append(_unknown_record(classifier, tracks, f))
+                    _report_fold(settings, seed, f, record, per_fold)
     scored = pd.concat(predictions, ignore_index=True)
     scored["right"] = _right(scored)
     # Tracks no model gets right point at the data (too few similar training tracks, or a
     # doubtful label) rather than at any one architecture.
     any_right = scored.groupby("track_id")["right"].any()
-    return {"folds": settings.folds, "tracks": len(manifest), "seed": params["seed"],
-            "refit": settings.refit, "protocol": protocol,
-            "summary": summarise_folds(pd.DataFrame(per_fold), scored, genres),
-            "paired": paired_comparison(scored),
-            "wrong_for_every_model": sorted(any_right.index[~any_right]), "per_fold": per_fold}
+    result = {"folds": settings.folds, "tracks": len(manifest), "seed": seeds[0],
+              "seeds": seeds, "data": [str(d) for d in dirs],
+              "refit": settings.refit,
+              "protocol": fold_protocol(manifest, kfold_assign(manifest, settings.folds,
+                                                               seeds[0], group_by), group_by),
+              "summary": summarise_folds(pd.DataFrame(per_fold), scored, genres),
+              "paired": paired_comparison(scored[scored["seed"] == seeds[0]]),
+              "wrong_for_every_model": sorted(any_right.index[~any_right]),
+              "per_fold": per_fold}
+    if excerpts:
+        result["excerpts"] = excerpt_summary(pd.concat(excerpts, ignore_index=True), names[0])
+        result["unknown"] = unknown
+    
+    if settings.study:
+        from musicgenre.evaluation.probes import nested_study, study_segments
+
+        segments = study_segments(manifest, params["features"], settings.progress)
+        result["study"] = nested_study(segments, manifest, seeds, settings.folds,
+                                       progress=settings.progress)
+    return result
 
 
-def _crossval_tracks(genres_dir: Path, params: dict, settings: CrossvalSettings
+def _report_fold(settings: CrossvalSettings, seed: int, f: int, record: dict,
+                 per_fold: list[dict]) -> None:
+    if settings.progress:
+        print(f"crossval: seed {seed} fold {f + 1}/{settings.folds} {record['model']} "
+              f"(trained on {record['train_tracks']} tracks): "
+              f"{record['correct']}/{record['test_tracks']} test tracks right", flush=True)
+    if settings.partial_out is not None:
+        write_crossval({"folds": settings.folds, "done": per_fold}, settings.partial_out)
+
+
+def _unknown_record(classifier, tracks: pd.DataFrame, fold: int) -> dict:
+    """The fold model's unknown threshold against its real test tracks (false rejects) and
+    the generated non-music probes (evaluation/unknown.py)."""
+    from musicgenre.evaluation.unknown import probe_answers
+
+    answers = probe_answers(classifier, seed=fold)
+    return {"fold": fold, "unknown_below": classifier.unknown_below,
+            "test_tracks": len(tracks),
+            "false_rejects": int(tracks["unknown"].sum()),
+            "probes": answers}
+
+
+def excerpt_predictions(classifier, tracks: pd.DataFrame, lengths_s: list[float],
+                        offsets: int = 3) -> pd.DataFrame:
+    """The fold's model on excerpts of its test tracks: for each length, `offsets` excerpts
+    at fixed, evenly spaced starts (the same for every model and length), each classified
+    from its audio as predict does (short ones repeated to fill a segment)."""
+    from musicgenre.data.audio import load_audio
+    from musicgenre.inference.predict import predict_audio
+
+    sr = classifier.features.sample_rate
+    rows = []
+    for track in tracks.itertuples():
+        audio, _ = load_audio(Path(track.path), sr)
+        truth = classifier.genres.index(track.genre)
+        for length in lengths_s:
+            span = min(int(length * sr), len(audio))
+            for start in np.unique(np.linspace(0, len(audio) - span, offsets).astype(int)):
+                said = predict_audio(classifier, [audio[start:start + span]])
+                rows.append({"track_id": track.id, "length_s": length, "start": int(start),
+                             "true": truth, "predicted": int(np.argmax(said.proba)),
+                             "unknown": said.label == UNKNOWN,
+                             "confidence": float(said.proba.max()), "proba": said.proba})
+    return pd.DataFrame(rows)
+
+
+def excerpt_summary(table: pd.DataFrame, model: str) -> dict:
+    """Accuracy (with its Wilson interval over excerpts) and ECE per excerpt length."""
+    from musicgenre.core.metrics import expected_calibration_error
+
+    out = {"model": model, "lengths": []}
+    for length, rows in table.groupby("length_s"):
+        right = int((rows["true"] == rows["predicted"]).sum())
+        low, high = wilson_interval(right, len(rows))
+        out["lengths"].append({
+            "length_s": float(length), "excerpts": len(rows), "accuracy": right / len(rows),
+            "ci95_wilson": [low, high], "unknown": float(rows["unknown"].mean()),
+            "ece": float(expected_calibration_error(np.stack(rows["proba"]),
+                                                    rows["true"].to_numpy()))})
+    return out
+
+
+def _crossval_tracks(genres_dirs: list[Path], params: dict, settings: CrossvalSettings
                      ) -> tuple[pd.DataFrame, list[str], str]:
-    """The folder's readable tracks of the chosen genres (with artists when grouping by
+    """The folders' readable tracks of the chosen genres (with artists when grouping by
     artist), the genres, and the grouping actually possible."""
-    manifest = scan_folder(genres_dir, progress=settings.progress)
-    # genres: auto = the folder's genres (where this folder's audio came from is unknown)
+    parts = []
+    for genres_dir in genres_dirs:
+        part = scan_folder(genres_dir, progress=settings.progress)
+        if settings.group_by == "artist":
+            part = with_artists(part, genres_dir, params.get("data", DataConfig()),
+                                settings.local_index)
+        parts.append(part)
+    manifest = pd.concat(parts, ignore_index=True)
+    repeated = manifest["id"][manifest["id"].duplicated()].tolist()
+    if repeated:
+        raise MusicGenreError(f"--data: track {repeated[0]} is in more than one folder; "
+                              f"each track may be tested once")
+    # genres: auto = the folders' genres (where this audio came from is unknown)
     genres = genre_list.resolve(params["genres"], sorted(manifest["genre"].unique()))
     manifest = manifest[manifest["readable"] & manifest["genre"].isin(genres)]
     manifest = manifest.reset_index(drop=True)
     group_by = settings.group_by
     if group_by == "artist":
-        manifest = with_artists(manifest, genres_dir, params.get("data", DataConfig()),
-                                settings.local_index)
         if not manifest["artist"].notna().any():
             group_by = "track"  # nothing to group by; the protocol says so
     return manifest, genres, group_by
@@ -218,15 +316,22 @@ def _fold_data(x_all: np.ndarray, idx: pd.DataFrame, fold_of: dict, f: int,
 
 
 def _fit_and_score(spec, params: dict, data: FoldData, fold_dir: Path,
-                   settings: CrossvalSettings) -> tuple[dict, pd.DataFrame]:
+                   settings: CrossvalSettings) -> tuple[dict, pd.DataFrame, object]:
     """Fit one model for one fold (refit as the settings say) and score its test tracks;
-    returns the fold's record and the test predictions."""
+    returns the fold's record, the test predictions and the scored classifier."""
     out = fold_dir / spec.name
     progress = settings.progress
     epochs: dict = {}
     if settings.refit and not spec.is_neural:  # no epochs to choose: fit the final model
         classifier, fitted_on = fit_model(spec, params, data.final, out, out / "live",
                                           progress), data.final
+        # Its validation fold is among its training tracks now: calibrate it as the same
+        # model fitted without them calibrated itself on them.
+        held_out = fit_model(spec, params, data.selection, fold_dir / f"{spec.name}-calib",
+                             fold_dir / f"{spec.name}-calib" / "live", False)
+        classifier.temperature = held_out.temperature
+        classifier.unknown_below = held_out.unknown_below
+        classifier.novelty = held_out.novelty
     else:
         classifier = fit_model(spec, params, data.selection, out, out / "live", progress)
         fitted_on = data.selection
@@ -250,19 +355,24 @@ def _fit_and_score(spec, params: dict, data: FoldData, fold_dir: Path,
               **epochs, "correct": correct, "accuracy": correct / len(tracks),
               "tested": tracks["track_id"].tolist(), "seen": seen,
               "wrong": tracks[~right].to_dict("records")}
-    return record, tracks
+    return record, tracks, classifier
 
 
 def summarise_folds(table: pd.DataFrame, scored: pd.DataFrame, genres: list[str]) -> dict:
-    """Per model: mean and spread of fold accuracy, pooled accuracy with its Wilson interval,
-    and recall per genre over all folds."""
+    """Per model: mean and spread of fold accuracy, pooled accuracy (per seed, and its mean
+    over seeds) with a Wilson interval on the tested tracks, and recall per genre over all
+    folds and seeds. Repeating with other seeds re-deals the folds; it adds no tracks, so
+    the interval's n is the number of tracks, not tracks x seeds."""
     summary = {}
     for name, rows in table.groupby("model", sort=False):
-        n, k = int(rows["test_tracks"].sum()), int(rows["correct"].sum())
-        low, high = wilson_interval(k, n)
+        per_seed = rows.groupby("seed")[["correct", "test_tracks"]].sum()
+        n = int(per_seed["test_tracks"].iloc[0])
+        k = float(per_seed["correct"].mean())
+        low, high = wilson_interval(int(round(k)), n)
         summary[name] = {"mean_fold_accuracy": float(rows["accuracy"].mean()),
                          "std_fold_accuracy": float(rows["accuracy"].std(ddof=1)),
                          "pooled_accuracy": k / n, "tracks": n, "correct": k,
+                         "per_seed_accuracy": (per_seed["correct"] / n).round(4).tolist(),
                          "ci95_wilson": [low, high]}
     for name, rows in scored.groupby("model", sort=False):
         recall = rows.groupby("true_genre")["right"].mean()
@@ -298,8 +408,9 @@ def format_crossval(result: dict) -> str:
     proto = result.get("protocol", {"group_by": "track"})
     grouping = {"artist": "by artist (no artist in both a test fold and its training folds)",
                 "track": "by track (artists ignored: a test track's artist may be in training)"}
+    seeds = result.get("seeds", [result["seed"]])
     lines = [f"{result['folds']}-fold cross-validation {grouping[proto['group_by']]} on "
-             f"{result['tracks']} tracks (seed {result['seed']}; {protocol})"]
+             f"{result['tracks']} tracks (seeds {', '.join(map(str, seeds))}; {protocol})"]
     if proto.get("never_tested_genres"):
         lines.append(f"Never tested (all tracks one artist, kept in training): "
                      f"{', '.join(proto['never_tested_genres'])} "
@@ -308,14 +419,15 @@ def format_crossval(result: dict) -> str:
         lines.append(f"Artists shared between a test fold and its training folds: "
                      f"{proto['artists_shared_test_train']} "
                      f"({proto['tracks_with_artist']} tracks with a known artist)")
-    lines += ["", "| model | correct per fold | mean fold accuracy | std over folds "
-              "| pooled accuracy [95% Wilson] |", "|---|---|---|---|---|"]
+    lines += ["", "| model | correct per fold (first seed) | accuracy per seed "
+              "| std over folds | accuracy, mean over seeds [95% Wilson] |",
+              "|---|---|---|---|---|"]
     for name, s in result["summary"].items():
         correct = ", ".join(f"{r['correct']}/{r['test_tracks']}" for r in result["per_fold"]
-                            if r["model"] == name)
+                            if r["model"] == name and r.get("seed", seeds[0]) == seeds[0])
+        per_seed = ", ".join(f"{a:.3f}" for a in s.get("per_seed_accuracy", []))
         low, high = s["ci95_wilson"]
-        lines.append(f"| {name} | {correct} | {s['mean_fold_accuracy']:.3f} "
-                     f"| {s['std_fold_accuracy']:.3f} "
+        lines.append(f"| {name} | {correct} | {per_seed} | {s['std_fold_accuracy']:.3f} "
                      f"| {s['pooled_accuracy']:.3f} [{low:.3f}, {high:.3f}] |")
     names = list(result["summary"])
     lines += ["", "| genre (recall over all folds) | " + " | ".join(names) + " |",
@@ -332,6 +444,36 @@ def format_crossval(result: dict) -> str:
                          f"| {pair['mcnemar_exact_p']:.3f} |")
     wrong = result["wrong_for_every_model"]
     lines += ["", f"Tracks no model got right ({len(wrong)}): {', '.join(wrong) or 'none'}"]
+    if result.get("excerpts"):
+        lines += ["", f"{result['excerpts']['model']} on excerpts of the test tracks "
+                  f"(first seed; evenly spaced offsets):", "",
+                  "| excerpt length | excerpts | accuracy [95% Wilson] | ECE | called unknown |",
+                  "|---|---|---|---|---|"]
+        for r in result["excerpts"]["lengths"]:
+            low, high = r["ci95_wilson"]
+            lines.append(f"| {r['length_s']:g} s | {r['excerpts']} | {r['accuracy']:.3f} "
+                         f"[{low:.3f}, {high:.3f}] | {r['ece']:.3f} | {r['unknown']:.3f} |")
+    if result.get("unknown"):
+        folds = result["unknown"]
+        rejects = sum(u["false_rejects"] for u in folds)
+        tested = sum(u["test_tracks"] for u in folds)
+        probes = [a for u in folds for a in u["probes"]]
+        refused = sum(a["label"] == "unknown" for a in probes)
+        thresholds = ", ".join(f"{u['unknown_below']:.2f}" for u in folds)
+        lines += ["", f"Unknown threshold (chosen per fold on its validation tracks, "
+                  f"{thresholds}): real test tracks "
+                  f"turned away {rejects}/{tested}; non-music probes called unknown "
+                  f"{refused}/{len(probes)}"]
+        for name in dict.fromkeys(a["probe"] for a in probes):
+            said = [a for a in probes if a["probe"] == name]
+            lines.append(f"- {name}: " + ", ".join(
+                f"{a['label']} (p {a['top_probability']:.2f}"
+                + (f", distance {a['novelty']:.0f})" if a["novelty"] is not None else ")")
+                for a in said))
+    if result.get("study"):
+        from musicgenre.evaluation.probes import format_study
+
+        lines += ["", format_study(result["study"])]
     return "\n".join(lines)
 
 

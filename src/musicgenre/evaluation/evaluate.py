@@ -23,7 +23,7 @@ from musicgenre.core.metrics import (
 )
 from musicgenre.features.store import load_split
 from musicgenre.inference.checkpoint import load_classifier
-from musicgenre.inference.classifier import Classifier
+from musicgenre.inference.classifier import UNKNOWN, Classifier
 from musicgenre.inference.scoring import predict_tracks
 
 
@@ -38,6 +38,7 @@ def evaluate_classifier(classifier: Classifier, x: np.ndarray, index: pd.DataFra
     proba = tracks[[f"p_{g}" for g in classifier.genres]].to_numpy()
     metrics["temperature"] = classifier.temperature
     metrics["ece"] = expected_calibration_error(proba, tracks["true"].to_numpy())
+    metrics.update(unknown_rates(classifier, proba, tracks["true"].to_numpy()))
     if len(index):
         seg = classification_metrics(index["label"], segment_lp.argmax(axis=1),
                                      classifier.genres)
@@ -82,24 +83,45 @@ def evaluate_folder(model_path: Path, data: Path, workers: int = 0, device: str 
         report("skipped", line)
     if not files:
         raise MusicGenreError(f"{data}: no audio files in <genre>/ folders")
-    errors, known = [], []
+    errors, known_files = [], []
     for path in files:
         genre = slug(path.parent.name)  # as the download stage names genres: Hip-Hop -> hip-hop
         if genre in classifier.genres:
-            known.append(path)
+            known_files.append(path)
             continue
         errors.append(f"{path}: genre folder '{genre}' is not one the model knows "
                       f"({', '.join(classifier.genres)})")
         report("error", errors[-1])
-    truth, predicted = [], []
-    for path, proba, error in classify_files(model_path, known, workers, device, progress):
+    truth, probas, known = [], [], []
+    for path, prediction, error in classify_files(model_path, known_files, workers, device,
+                                                  progress):
         if error:
             errors.append(error)
             report("error", error)
             continue
         truth.append(classifier.genres.index(slug(Path(path).parent.name)))
-        predicted.append(int(np.argmax(proba)))
+        probas.append(prediction.proba)
+        known.append(prediction.label != UNKNOWN)
+    truth = np.array(truth, dtype=int)
+    probas = np.array(probas).reshape(len(truth), len(classifier.genres))
     return {"model": classifier.name, "data": str(data),
-            **classification_metrics(np.array(truth, dtype=int), np.array(predicted, dtype=int),
-                                     classifier.genres),
+            **classification_metrics(truth, probas.argmax(axis=1), classifier.genres),
+            **unknown_rates(classifier, probas, truth, np.array(known, dtype=bool)),
             "errors": errors, "skipped": skipped}
+
+
+def unknown_rates(classifier: Classifier, proba: np.ndarray, truth: np.ndarray,
+                  known: np.ndarray | None = None) -> dict:
+    """How `unknown` treats these real, labelled tracks: the share turned away (false
+    rejects: they are all music of the model's genres) and the accuracy when an unknown
+    counts as wrong; `known` is each track's verdict (default: the probability threshold
+    alone). `accuracy` itself stays the closed-set figure."""
+    if len(truth) == 0:
+        return {"unknown_below": classifier.unknown_below, "unknown_rate": 0.0,
+                "accuracy_with_unknown": 0.0}
+    if known is None:
+        known = proba.max(axis=1) >= classifier.unknown_below
+    right = proba.argmax(axis=1) == truth
+    return {"unknown_below": classifier.unknown_below,
+            "unknown_rate": float(1 - known.mean()),
+            "accuracy_with_unknown": float((right & known).mean())}

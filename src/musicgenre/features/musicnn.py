@@ -299,3 +299,26 @@ def track_feature_maps(spec: np.ndarray, name: str = "MSD_musicnn",
             window = torch.from_numpy(np.ascontiguousarray(spec[start:start + WINDOW_FRAMES]))
             parts.append(network.feature_maps(window[None].to(device))[0].float().cpu().numpy())
     return np.concatenate(parts, axis=1)
+
+
+def embed_all_layers(audio: np.ndarray, sample_rate: int, starts_s: list[float],
+                     name: str, duration_s: float = 3.0) -> dict[str, np.ndarray]:
+    """Every layer of one network for the spans starting at `starts_s` ({layer: [n, dim]}),
+    computing the network once: what the representation study compares."""
+    if sample_rate != SAMPLE_RATE:
+        audio = librosa.resample(audio, orig_sr=sample_rate, target_sr=SAMPLE_RATE)
+    spec = log_mel(audio)
+    frames = patch_frames(duration_s)
+    if len(spec) < frames:
+        spec = np.pad(spec, ((0, frames - len(spec)), (0, 0)))
+    firsts = patch_starts(len(spec), starts_s, frames)
+    layers = [layer for layer, widths in EMBEDDING_LAYERS.items()
+              if architecture(name) in widths]
+    if architecture(name) == "vgg":
+        patches = np.stack([spec[s:s + frames] for s in firsts])
+        return {layer: _vgg_patches(patches, name, layer, "cpu") for layer in layers}
+    maps = torch.from_numpy(track_feature_maps(spec, name))
+    spans = torch.stack([maps[:, s:s + frames] for s in firsts])
+    network = load_musicnn(name)
+    with torch.no_grad():
+        return {layer: network.span_layer(spans, layer).numpy() for layer in layers}

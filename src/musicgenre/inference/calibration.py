@@ -53,11 +53,32 @@ def fit_temperature(scores: np.ndarray, labels: np.ndarray) -> float:
     return min(candidates, key=lambda t: negative_log_likelihood(scores, labels, t))
 
 
-def calibration_summary(scores: np.ndarray, labels: np.ndarray) -> dict:
-    """Fit T on these (validation) tracks and say what it changed there."""
+# The share of real in-genre validation tracks that the unknown threshold may turn away.
+UNKNOWN_FALSE_REJECT = 0.05
+
+
+def unknown_threshold(proba: np.ndarray, false_reject: float = UNKNOWN_FALSE_REJECT) -> float:
+    """The calibrated top probability below which a track is called `unknown`: the
+    `false_reject` quantile of the validation tracks' top probabilities (so about that share
+    of real music of the model's genres is turned away), 0 with no tracks. Audio that is no
+    music of these genres (noise, tones, speech) tends to spread its probability and fall
+    below it; how well that works is measured, not assumed (docs/results.md)."""
+    if len(proba) == 0:
+        return 0.0
+    return float(np.quantile(np.asarray(proba).max(axis=1), false_reject, method="lower"))
+
+
+def calibration_summary(scores: np.ndarray, labels: np.ndarray, novelty: bool = False) -> dict:
+    """Fit T on these (validation) tracks, choose the unknown threshold on them, and say what
+    it changed there. With `novelty` (a second test, inference/novelty.py) the probability
+    threshold gets half the false-reject budget."""
     labels = np.asarray(labels, dtype=int)
     t = fit_temperature(scores, labels)
+    budget = UNKNOWN_FALSE_REJECT / 2 if novelty else UNKNOWN_FALSE_REJECT
+    threshold = unknown_threshold(softmax(scores, t), budget) if len(labels) else 0.0
     return {"temperature": round(t, 6), "fitted_on": "validation tracks",
+            "unknown_below": round(threshold, 6),
+            "unknown_false_reject_target": UNKNOWN_FALSE_REJECT,
             "tracks": int(len(labels)),
             "nll_before": negative_log_likelihood(scores, labels) if len(labels) else None,
             "nll_after": negative_log_likelihood(scores, labels, t) if len(labels) else None,

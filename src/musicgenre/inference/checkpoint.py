@@ -110,6 +110,8 @@ def load_classifier(path: Path) -> Classifier:
     except MusicGenreError as exc:
         raise MusicGenreError(f"{path}: not a usable checkpoint ({exc})") from None
     classifier.temperature = read_temperature(path.parent)
+    classifier.unknown_below = read_unknown_threshold(path.parent)
+    classifier.novelty = read_novelty(path.parent)
     return classifier
 
 
@@ -140,6 +142,37 @@ def classifier_from_header(header: dict, model: Any) -> Classifier:
     return Classifier(spec, list(header["genres"]), features,
                       np.asarray(header["mean"], dtype=np.float32),
                       np.asarray(header["std"], dtype=np.float32), model, dict(header))
+
+
+def read_novelty(model_dir: Path):
+    """The novelty test in `model_dir/calibration.json` (None where there is none)."""
+    from musicgenre.inference.novelty import Novelty
+
+    calibration = Path(model_dir) / CALIBRATION_FILE
+    if not calibration.exists():
+        return None
+    try:
+        data = json.loads(calibration.read_text()).get("novelty")
+        return None if data is None else Novelty.from_json(data)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise MusicGenreError(f"{calibration}: not a usable calibration file "
+                              f"({' '.join(str(exc).split())[:100]})") from None
+
+
+def read_unknown_threshold(model_dir: Path) -> float:
+    """The unknown threshold in `model_dir/calibration.json` (0: never unknown, where there is
+    none, as in models calibrated before it existed)."""
+    calibration = Path(model_dir) / CALIBRATION_FILE
+    if not calibration.exists():
+        return 0.0
+    try:
+        value = float(json.loads(calibration.read_text()).get("unknown_below", 0.0))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise MusicGenreError(f"{calibration}: not a usable calibration file "
+                              f"({' '.join(str(exc).split())[:100]})") from None
+    if not 0.0 <= value <= 1.0:
+        raise MusicGenreError(f"{calibration}: unknown_below must be in [0, 1], got {value}")
+    return value
 
 
 def read_temperature(model_dir: Path) -> float:

@@ -20,6 +20,9 @@ from musicgenre.features.store import normalize
 from musicgenre.models.spec import ModelSpec
 
 
+UNKNOWN = "unknown"  # the answer for audio that is no music of the model's genres
+
+
 @dataclass
 class Classifier:
     spec: ModelSpec
@@ -31,6 +34,8 @@ class Classifier:
     info: dict = field(default_factory=dict)
     device: str = "cpu"  # where the neural model and the embedding network run
     temperature: float = 1.0  # track probabilities = softmax(track score / temperature)
+    unknown_below: float = 0.0  # a top probability under this is `unknown` (calibration.py)
+    novelty: Any = None  # a Novelty (novelty.py) for models that classify a track summary
 
     def track_probabilities(self, track_scores: np.ndarray) -> np.ndarray:
         """Calibrated genre probabilities from track scores (mean segment log-probabilities,
@@ -38,6 +43,21 @@ class Classifier:
         from musicgenre.inference.calibration import softmax
 
         return softmax(track_scores, self.temperature)
+
+    def label(self, proba: np.ndarray, distance: float | None = None) -> str:
+        """The genre these calibrated probabilities name, or UNKNOWN when the top one is
+        under the threshold chosen on validation tracks, or the track's summary is further
+        from the training tracks than the validation tracks are (`distance`)."""
+        top = int(np.argmax(proba))
+        novel = (distance is not None and self.novelty is not None
+                 and distance > self.novelty.above)
+        return UNKNOWN if novel or proba[top] < self.unknown_below else self.genres[top]
+
+    def novelty_distance(self, segments: np.ndarray) -> float | None:
+        """How far this track's summary is from the training tracks' (None: no such test)."""
+        if self.novelty is None or self.spec.track_summary is None:
+            return None
+        return float(self.novelty.distance(self.spec.track_summary(segments)[None])[0])
 
     def to(self, device: str) -> Classifier:
         """Run the networks on `device` (auto | cpu | cuda | mps; see musicgenre.core.devices)."""

@@ -7,6 +7,7 @@ by a `Classifier` exactly as the pipeline scores its test tracks.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,16 @@ def expand_paths(paths: list[Path]) -> list[Path]:
     return found
 
 
-def classify_file(classifier: Classifier, path: Path) -> np.ndarray:
+@dataclass
+class TrackPrediction:
+    """What a classifier says about one file or clip."""
+
+    proba: np.ndarray  # calibrated probability of each of the classifier's genres
+    label: str  # the genre, or UNKNOWN (Classifier.label)
+    novelty: float | None = None  # distance from the training tracks (inference/novelty.py)
+
+
+def classify_file(classifier: Classifier, path: Path) -> TrackPrediction:
     """Genre probabilities for one audio file; AudioError names the file if it is unusable
     (unreadable, shorter than MIN_AUDIO_S, NaN/Inf samples, or silent: silence has no genre,
     and a model would still name one with confidence). A file longer than audio.MAX_WHOLE_S
@@ -51,20 +61,31 @@ def classify_file(classifier: Classifier, path: Path) -> np.ndarray:
     if level < SILENCE_DBFS:
         raise AudioError(f"{path}: silent or nearly (RMS {level:.1f} dBFS, below "
                          f"{SILENCE_DBFS:g}); not classified")
-    return classifier.track_probabilities(track_scores_from_audio(classifier, excerpts))
+    return predict_audio(classifier, excerpts)
+
+
+def predict_audio(classifier: Classifier, excerpts: list[np.ndarray]) -> TrackPrediction:
+    """Calibrated probabilities and the label (a genre or unknown) of decoded audio."""
+    inputs = _inputs(classifier, excerpts)
+    proba = classifier.track_probabilities(classifier.track_log_probs(inputs)[None])[0]
+    distance = classifier.novelty_distance(inputs)
+    return TrackPrediction(proba, classifier.label(proba, distance), distance)
+
+
+def _inputs(classifier: Classifier, excerpts: list[np.ndarray]) -> np.ndarray:
+    """Each excerpt is segmented on its own, so no segment spans the cut between two
+    excerpts; an excerpt shorter than one segment is repeated to fill it."""
+    from musicgenre.features.extract import fill_segment
+
+    cfg = classifier.features
+    return np.concatenate([classifier.inputs_from_audio(fill_segment(e, cfg))
+                           for e in excerpts if len(e)])
 
 
 def track_scores_from_audio(classifier: Classifier, excerpts: list[np.ndarray]) -> np.ndarray:
     """A track's scores from its decoded audio (at the classifier's sample rate): the one path
-    from a signal to a track's genre, for `predict`, `evaluate --data` and robustness.
-    Each excerpt is segmented on its own, so no segment spans the cut between two excerpts;
-    an excerpt shorter than one segment is repeated to fill it (features.fill_segment)."""
-    from musicgenre.features.extract import fill_segment
-
-    cfg = classifier.features
-    inputs = np.concatenate([classifier.inputs_from_audio(fill_segment(e, cfg))
-                             for e in excerpts if len(e)])
-    return classifier.track_log_probs(inputs)
+    from a signal to a track's genre, for `predict`, `evaluate --data` and robustness."""
+    return classifier.track_log_probs(_inputs(classifier, excerpts))
 
 
 # The classifier of each worker process of `classify_files` (loaded once per worker).
@@ -80,7 +101,7 @@ def _load_for_worker(model_path: str, device: str) -> None:
             load_musicnn(network)
 
 
-def _classify_job(path: str) -> tuple[str, np.ndarray | None, str | None]:
+def _classify_job(path: str) -> tuple[str, TrackPrediction | None, str | None]:
     try:
         return path, classify_file(_LOADED["classifier"], Path(path)), None
     except MusicGenreError as exc:
@@ -89,7 +110,7 @@ def _classify_job(path: str) -> tuple[str, np.ndarray | None, str | None]:
 
 def classify_files(model_path: Path, paths: list[Path], workers: int = 0,
                    device: str = "cpu", progress: bool = True):
-    """Yield (path, genre probabilities or None, error or None) per file, in order.
+    """Yield (path, TrackPrediction or None, error or None) per file, in order.
 
     On the CPU the files are decoded and classified by `workers` processes (0: one per core),
     each with one thread and its own copy of the model, loaded once; on a GPU by this process.

@@ -104,15 +104,30 @@ def _fit_estimator(spec: ModelSpec, cfg, seed: int, data: TrainingData, out_dir:
 
 
 def calibrate(classifier: Classifier, data: TrainingData, model_dir: Path | None = None) -> dict:
-    """Fit the classifier's temperature on the validation tracks (inference/calibration.py),
-    set it, and write it beside the checkpoint in `model_dir`, where loading finds it.
+    """Fit the classifier's temperature and probability threshold for unknown on the
+    validation tracks (inference/calibration.py) and, for models that classify a track
+    summary, its novelty test on the training tracks (inference/novelty.py); set them, and
+    write them beside the checkpoint in `model_dir`, where loading finds them.
 
     Why seven parameters: as `fit_model`, with the model's own section and the class
     weighting taken out of params.
     """
     _, labels, scores, _ = score_tracks(classifier, np.asarray(data.x_val), data.idx_val)
-    summary = calibration_summary(scores, labels)
+    spec = classifier.spec
+    summary = calibration_summary(scores, labels, novelty=spec.track_summary is not None)
     classifier.temperature = summary["temperature"]
+    classifier.unknown_below = summary["unknown_below"]
+    if spec.track_summary is not None:  # a track summary: also how unlike training it is
+        from musicgenre.inference.novelty import Novelty
+        from musicgenre.training.estimator import estimator_examples
+
+        train, _ = estimator_examples(spec, np.asarray(data.x_train), data.idx_train)
+        # one example per track version, in estimator_examples' (track_id, copy) order
+        tracks = data.idx_train.groupby(["track_id", "copy"], sort=True).size().index
+        log_odds = spec.uses_embeddings and classifier.features.embedding_layer == "taggram"
+        classifier.novelty = Novelty.fit_with_threshold(
+            train, tracks.get_level_values("track_id").to_numpy(), log_odds)
+        summary["novelty"] = classifier.novelty.to_json()
     if model_dir is not None:
         write_json(Path(model_dir) / CALIBRATION_FILE, summary)
     return summary
