@@ -61,8 +61,9 @@ bench: setup
 
 # Honest accuracy on small labelled folders: k-fold cross-validation by artist (GROUP_BY=track
 # for the artist-blind protocol), the folds dealt once per seed in CV_SEEDS, the first model
-# also scored on excerpts of CV_EXCERPTS seconds, and (CV_STUDY=--study) the nested study of
-# every pretrained representation. CV_DATA is one or more <genre>/<file> folders, pooled; by
+# also scored on excerpts of CV_EXCERPTS seconds and under the robustness conditions in
+# params.yaml (CV_ROBUSTNESS), and the nested study of every pretrained representation
+# (CV_STUDY; set either to nothing to leave it out). CV_DATA is one or more <genre>/<file> folders, pooled; by
 # default the 117 real GTZAN tracks under $(GENRE_REAL_DATA) (../shared/data when unset),
 # whose local copy of Sturm's artist index, if present, saves the download.
 GENRE_REAL_DATA ?= ../shared/data
@@ -71,11 +72,13 @@ CV_MODELS ?= transfer,baseline,crnn
 CV_SEEDS ?= 0,1,2
 CV_EXCERPTS ?= 1,2,3,5,10,30
 CV_STUDY ?= --study
+CV_ROBUSTNESS ?= --robustness
 GROUP_BY ?= artist
 ARTIST_INDEX ?= $(wildcard $(GENRE_REAL_DATA)/gtzan-ref/GTZANindex.txt)
 crossval: setup
 	$(BIN)/musicgenre crossval $(foreach d,$(CV_DATA),--data $(d)) --models $(CV_MODELS) \
 		--group-by $(GROUP_BY) --seeds $(CV_SEEDS) --excerpts $(CV_EXCERPTS) $(CV_STUDY) \
+		$(CV_ROBUSTNESS) --figures reports/figures \
 		$(if $(ARTIST_INDEX),--artist-index $(ARTIST_INDEX)) --out reports/crossval-$(GROUP_BY).json
 
 # Which features matter: one queued DVC experiment per feature set, with and without

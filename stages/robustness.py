@@ -1,4 +1,4 @@
-"""DVC stage `robustness`: the headline model on noisy and pitch-shifted test tracks."""
+"""DVC stage `robustness`: the headline model on degraded test tracks (params: robustness)."""
 
 import argparse
 from pathlib import Path
@@ -17,9 +17,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="robustness JSON")
     args = parser.parse_args()
     params = load_params("seed", "robustness")
-    cfg = params["robustness"]
     table = run_robustness(args.checkpoint, read_manifest(args.manifest), read_split(args.split),
-                           cfg.snr_db, cfg.pitch_semitones, params["seed"], args.out)
+                           params["robustness"], params["seed"], args.out)
     print(table.to_string(index=False))
 
 

@@ -77,3 +77,63 @@ def test_a_broken_calibration_file_is_one_clear_error(trained, tmp_path):
     (model / "calibration.json").write_text('{"temperature": -2}')
     with pytest.raises(MusicGenreError, match="calibration.json: temperature must be > 0"):
         load_classifier(model)
+
+
+def test_unknown_threshold_turns_away_the_budgeted_share_of_validation_tracks():
+    from musicgenre.inference.calibration import unknown_threshold
+
+    rng = np.random.default_rng(4)
+    proba = softmax(rng.normal(size=(200, 10)) * 3)
+    threshold = unknown_threshold(proba, 0.05)
+    rejected = (proba.max(axis=1) < threshold).mean()
+    assert 0.04 <= rejected <= 0.05  # the 5% quantile, never more than the budget
+    assert unknown_threshold(np.zeros((0, 10))) == 0.0
+    summary = calibration_summary(*_sample(200, 2.0, seed=5), novelty=True)
+    alone = calibration_summary(*_sample(200, 2.0, seed=5))
+    assert summary["unknown_below"] <= alone["unknown_below"]  # half the budget with novelty
+
+
+def test_novelty_threshold_is_held_out_and_separates_other_data():
+    """Cross-fitted distances: a threshold above every held-out training point (so it is
+    larger than the in-sample distances), and data from elsewhere lands far beyond it."""
+    from musicgenre.inference.novelty import Novelty
+
+    rng = np.random.default_rng(0)
+    music = rng.beta(2, 5, size=(120, 20))  # probabilities, like a taggram
+    groups = np.repeat(np.arange(40), 3)  # three copies per track stay together
+    novelty = Novelty.fit_with_threshold(music, groups, log_odds=True)
+    assert novelty.above > novelty.distance(music).max()
+    other = rng.beta(5, 2, size=(10, 20))
+    assert (novelty.distance(other) > novelty.above).all()
+    again = Novelty.from_json(novelty.to_json())
+    np.testing.assert_allclose(again.distance(other), novelty.distance(other))
+    assert again.above == novelty.above
+
+
+def test_non_music_probes_are_what_they_say():
+    from musicgenre.evaluation.unknown import non_music_probes
+
+    probes = non_music_probes(22050, seed=1)
+    assert len(probes) == 7
+    for name, audio in probes.items():
+        assert audio.dtype == np.float32 and len(audio) == 10 * 22050, name
+        assert np.sqrt(np.mean(audio ** 2)) == pytest.approx(0.1, rel=1e-3), name  # -20 dBFS
+    spectrum = np.abs(np.fft.rfft(probes["sine 440 Hz"]))
+    assert np.argmax(spectrum) / 10 == pytest.approx(440, abs=1)
+    again = non_music_probes(22050, seed=1)
+    assert all(np.array_equal(probes[k], again[k]) for k in probes)
+
+
+@pytest.mark.slow
+def test_trained_transfer_model_calls_non_music_unknown(trained):
+    """The pipeline's transfer model: every generated non-music probe is unknown, and the
+    thresholds it saved are the ones loading gives."""
+    from musicgenre.evaluation.unknown import probe_answers
+    from musicgenre.inference.checkpoint import load_classifier
+
+    classifier = load_classifier(trained[0] / "transfer")
+    saved = json.loads((trained[0] / "transfer" / "calibration.json").read_text())
+    assert classifier.unknown_below == saved["unknown_below"]
+    assert classifier.novelty.above == saved["novelty"]["above"]
+    answers = probe_answers(classifier)
+    assert [a["label"] for a in answers] == ["unknown"] * len(answers), answers

@@ -25,7 +25,8 @@ def params_with(tmp_path, **changes):
 def test_project_params_load():
     params = load_params("seed", "model", "models", "genres", "data", "validate", "split",
                          "features", "transfer", path=ROOT / "params.yaml")
-    assert params["model"] == "transfer" and params["features"].embedding == "MSD_musicnn+MTT_musicnn"
+    assert params["model"] == "transfer"
+    assert params["features"].embedding == "MSD_musicnn+MTT_musicnn"
     assert params["data"].source in ("gtzan", "gtzan-mini", "fma", "folder", "synthetic")
     assert params["split"].train + params["split"].val + params["split"].test == pytest.approx(1)
     assert params["genres"] == "auto"  # the source's own: GTZAN's ten for gtzan
@@ -43,7 +44,8 @@ def test_project_params_load():
         ({"model": "transformer"}, "model",
          "model: must be one of cnn | rnn | crnn | baseline | transfer"),
         ({"features__embedding": "vggish"}, "features",
-         "features.embedding: must be null or networks of MSD_musicnn | MTT_musicnn | MSD_vgg | MTT_vgg joined by '+', got 'vggish'"),
+         "features.embedding: must be null or networks of MSD_musicnn | MTT_musicnn | MSD_vgg "
+         "| MTT_vgg joined by '+', got 'vggish'"),
         ({"transfer__C": 0}, "transfer", "transfer.C: must be a finite number > 0, got 0"),
         ({"data__source": "youtube"}, "data", "data.source: must be one of"),
         ({"data__source": "folder", "data__path": None}, "data", "data.path: required"),

@@ -145,3 +145,62 @@ def test_refit_trains_exactly_the_chosen_epochs_and_keeps_the_last(synthetic_fea
     summary = fit_model(models.get("crnn"), _params(), data, tmp_path / "refit",
                         tmp_path / "live", progress=False, epochs=3).info["summary"]
     assert summary["epochs_run"] == 3 and summary["best_epoch"] == 3
+
+
+@pytest.fixture
+def two_folders(synthetic_genres_dir, tmp_path):
+    """The synthetic tracks split over two <genre>/<file> folders (as the 117 real tracks
+    come in three)."""
+    import shutil
+
+    first, second = tmp_path / "a" / "genres", tmp_path / "b" / "genres"
+    for k, path in enumerate(sorted(synthetic_genres_dir.glob("*/*.wav"))):
+        target = (first if k % 2 else second) / path.parent.name / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+    return first, second
+
+
+def test_several_folders_seeds_excerpts_robustness_and_unknown(two_folders, tmp_path):
+    from musicgenre.evaluation.config import RobustnessConfig
+
+    conditions = RobustnessConfig(snr_db=[5.0], pitch_semitones=[], tempo_percent=[],
+                                  mp3_kbps=[], reverb_room=[], telephone=True,
+                                  resample_hz=[], gain_db=[-20.0])
+    result = cross_validate(list(two_folders), _params(), ["baseline"], CrossvalSettings(
+        folds=3, progress=False, work_dir=tmp_path, group_by="track", seeds=[1, 2],
+        excerpts_s=[1.0, 4.0], robustness=conditions, figures_dir=tmp_path / "fig"))
+    assert result["tracks"] == 30 and result["seeds"] == [1, 2]
+    assert result["data"] == [str(d) for d in two_folders]
+    summary = result["summary"]["baseline"]
+    assert len(summary["per_seed_accuracy"]) == 2 and summary["tracks"] == 30
+    assert summary["pooled_accuracy"] == pytest.approx(np.mean(summary["per_seed_accuracy"]))
+    rows = pd.DataFrame(result["per_fold"])
+    for _, seed_rows in rows.groupby("seed"):  # every track tested once per seed
+        assert sorted(sum(seed_rows["tested"], [])) == sorted(set(sum(seed_rows["tested"], [])))
+        assert seed_rows["test_tracks"].sum() == 30
+    lengths = {r["length_s"]: r for r in result["excerpts"]["lengths"]}
+    assert set(lengths) == {1.0, 4.0} and lengths[1.0]["excerpts"] == 30 * 3
+    assert all(0 <= r["accuracy"] <= 1 and r["ece"] is not None for r in lengths.values())
+    table = pd.DataFrame(result["robustness"]["conditions"]).set_index("condition")
+    assert list(table.index) == ["clean", "noise 5 dB SNR", "telephone 300-3400 Hz",
+                                 "gain -20 dB"]
+    assert (table["n_tracks"] == 30).all()
+    assert table.loc["clean", "accuracy"] == pytest.approx(
+        summary["per_seed_accuracy"][0], abs=0.2)  # from audio, not the stored segments
+    assert all(len(u["probes"]) == 7 for u in result["unknown"])
+    assert {p.name for p in (tmp_path / "fig").iterdir()} == {"crossval-excerpts.png",
+                                                              "crossval-robustness.png"}
+    text = format_crossval(result)
+    assert "accuracy per seed" in text and "| 1 s | 90 |" in text and "gain -20 dB" in text
+
+
+def test_a_track_in_two_folders_is_refused(two_folders, tmp_path):
+    import shutil
+
+    first, second = two_folders
+    one = next(first.glob("*/*.wav"))
+    shutil.copy(one, second / one.parent.name / one.name)
+    with pytest.raises(MusicGenreError, match=rf"track {one.stem} is in more than one folder"):
+        cross_validate(list(two_folders), _params(), ["baseline"], CrossvalSettings(
+            folds=3, progress=False, work_dir=tmp_path, group_by="track"))

@@ -44,12 +44,14 @@ def _pool_matches_one_process(model, files):
     for (_, p1, e1), (_, p2, e2) in zip(one, two, strict=True):
         assert (e1 is None) == (e2 is None)
         if e1 is None:
-            np.testing.assert_array_equal(p1, p2)  # one thread on every path: same bits
-            assert p1.shape == (10,) and abs(p1.sum() - 1) < 1e-5
+            # one thread on every path: same bits, same verdict
+            np.testing.assert_array_equal(p1.proba, p2.proba)
+            assert p1.label == p2.label and p1.novelty == p2.novelty
+            assert p1.proba.shape == (10,) and abs(p1.proba.sum() - 1) < 1e-5
     assert one[1][1] is None and one[1][2].startswith(str(files[1]))
     # The pool and a plain call in this process agree (up to thread-count rounding).
     alone = classify_file(load_classifier(model), files[0])
-    np.testing.assert_allclose(one[0][1], alone, atol=1e-4)
+    np.testing.assert_allclose(one[0][1].proba, alone.proba, atol=1e-4)
 
 
 def test_a_device_that_is_not_there_is_a_clear_error(quick_models, quick_files):
@@ -161,7 +163,7 @@ def test_an_hour_long_file_is_read_as_bounded_excerpts(trained, real_genres_dir,
     assert len(excerpts) == EXCERPTS
     assert all(len(e) == int(EXCERPT_S * 22050) for e in excerpts)
     assert peak < 200e6  # the whole hour at 22.05 kHz float32 alone would be 318 MB
-    proba = classify_file(load_classifier(trained[0] / "transfer"), hour)
+    proba = classify_file(load_classifier(trained[0] / "transfer"), hour).proba
     assert proba.shape == (10,) and abs(proba.sum() - 1) < 1e-6
 
 
@@ -205,7 +207,8 @@ def test_unusable_audio_is_one_clear_error_and_long_files_are_bounded(quick_mode
     classifier = load_classifier(quick_models / "cnn")
     sr = classifier.features.sample_rate
     rng = np.random.default_rng(0)
-    cases = {"short.wav": (0.1 * rng.standard_normal(sr // 4), "too short (0.25 s)"),
+    cases = {"short.wav": (0.1 * rng.standard_normal(sr // 4), "too short (0.25 s); at "
+                                                               "least 1 s of audio is needed"),
              "silent.wav": (np.zeros(3 * sr), "silent or nearly (RMS -200.0 dBFS"),
              "nan.wav": (np.r_[np.nan, 0.1 * rng.standard_normal(3 * sr)],
                          "1 sample(s) are NaN or infinite")}
@@ -216,7 +219,7 @@ def test_unusable_audio_is_one_clear_error_and_long_files_are_bounded(quick_mode
     with pytest.raises(AudioError, match="no such file"):
         classify_file(classifier, tmp_path / "absent.wav")
     sf.write(tmp_path / "noise.wav", (0.1 * rng.standard_normal(4 * sr)).astype(np.float32), sr)
-    proba = classify_file(classifier, tmp_path / "noise.wav")
+    proba = classify_file(classifier, tmp_path / "noise.wav").proba
     assert proba.shape == (10,) and proba.sum() == pytest.approx(1.0)
 
 

@@ -56,8 +56,9 @@ def test_a_registered_model_trains_evaluates_and_predicts(tiny, synthetic_featur
     files = sorted(synthetic_genres_dir.glob("*/*.wav"))[:3]
     results = list(classify_files(tmp_path / "model", files, workers=1, progress=False))
     assert [Path(p) for p, _, _ in results] == files
-    for _, proba, error in results:
-        assert error is None and proba.shape == (10,) and proba.sum() == pytest.approx(1.0)
+    for _, prediction, error in results:
+        assert error is None and prediction.proba.shape == (10,)
+        assert prediction.proba.sum() == pytest.approx(1.0)
 
 
 def test_params_name_only_registered_models(tmp_path):

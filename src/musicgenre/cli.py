@@ -62,9 +62,11 @@ def predict(
 ) -> None:
     """Classify audio files: the top genres with their probabilities.
 
-    Any sample rate; stereo is mixed down; clips from 1 s. A file whose top probability is
-    under the model's unknown threshold (chosen on validation tracks) is called unknown. A file that cannot be used gets one error line,
-    the others are still classified, and the exit code is 1.
+    Any sample rate; stereo is mixed down; clips from 1 s. A file that is unlike the
+    model's music (its top probability under the threshold chosen on validation tracks, or
+    for a track-summary model too far from the training tracks) is called unknown. A file
+    that cannot be used gets one error line, the others are still classified, and the exit
+    code is 1.
     """
     from musicgenre.core.devices import resolve_device
     from musicgenre.inference.checkpoint import load_classifier
@@ -188,6 +190,11 @@ def crossval(
                                  "of its test tracks (first seed)."),
     study: bool = typer.Option(False, help="Also run the nested representation study over "
                                "every pretrained network, layer, pooling and probe."),
+    robustness: bool = typer.Option(False, help="Also score the first model on its test "
+                                    "tracks (first seed) under the parameters file's "
+                                    "robustness conditions, paired with clean."),
+    figures: Path = typer.Option(None, help="Write PNG figures (excerpt lengths, robustness) "
+                                 "into this folder."),
     folds: int = typer.Option(5, min=2, help="Number of folds."),
     group_by: str = typer.Option(None, help="artist | track (default: split.group_by in the "
                                  "parameters file)."),
@@ -201,7 +208,10 @@ def crossval(
                                "training folds."),
 ) -> None:
     """K-fold cross-validation by artist (or track): mean and spread of track-level test
-    accuracy, Wilson intervals, paired model comparisons."""
+    accuracy, Wilson intervals, paired model comparisons.
+
+    Why this long: one option per protocol choice, each passed straight to CrossvalSettings.
+    """
     from musicgenre.config import load_params, load_section
     from musicgenre.evaluation.crossval import (
         CrossvalSettings,
@@ -213,7 +223,8 @@ def crossval(
     try:
         names = ([m.strip() for m in models.split(",") if m.strip()] if models
                  else load_section("models", path=params))
-        sections = ["seed", "genres", "data", "split", "features", "augment", "train", *names]
+        sections = ["seed", "genres", "data", "split", "features", "augment", "train",
+                    "robustness", *names]
         loaded = load_params(*dict.fromkeys(sections), path=params)
         group_by = group_by or loaded["split"].group_by
         if group_by not in ("artist", "track"):
@@ -222,7 +233,8 @@ def crossval(
                                     local_index=artist_index, partial_out=out,
                                     seeds=_number_list("--seeds", seeds, int),
                                     excerpts_s=_number_list("--excerpts", excerpts, float),
-                                    study=study)
+                                    study=study, figures_dir=figures,
+                                    robustness=loaded["robustness"] if robustness else None)
         result = cross_validate(data, loaded, names, settings)
     except MusicGenreError as exc:
         _fail(exc)

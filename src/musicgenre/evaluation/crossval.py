@@ -119,6 +119,8 @@ class CrossvalSettings:
     seeds: list[int] | None = None  # one fold assignment per seed (None: params' seed)
     excerpts_s: list[float] | None = None  # the first model on excerpts of these lengths
     study: bool = False  # also the nested representation study (evaluation/probes.py)
+    robustness: object = None  # a RobustnessConfig: the first model under its conditions
+    figures_dir: Path | None = None  # PNG figures of the excerpt and robustness results
 
 
 @dataclass
@@ -135,12 +137,17 @@ def cross_validate(genres_dirs: Path | list[Path], params: dict, names: list[str
                    settings: CrossvalSettings | None = None) -> dict:
     """Track-level test accuracy of each named model on each fold, for each seed's folds;
     params as load_params gives (with `data` when grouping by artist). `genres_dirs`: one or
-    several <genre>/<file> folders, pooled (track ids must not repeat across them)."""
+    several <genre>/<file> folders, pooled (track ids must not repeat across them).
+
+    Why this long: one loop over seeds, folds and models that also hands each fold's first
+    model to the optional analyses (excerpts, unknown, robustness) while it is in memory;
+    split up, each part would need the loop's whole state.
+    """
     settings = settings or CrossvalSettings()
     dirs = [Path(genres_dirs)] if isinstance(genres_dirs, str | Path) else list(genres_dirs)
     manifest, genres, group_by = _crossval_tracks(dirs, params, settings)
     seeds = list(settings.seeds or [params["seed"]])
-    per_fold, predictions, excerpts, unknown = [], [], [], []
+    per_fold, predictions, excerpts, unknown, conditions = [], [], [], [], []
     with tempfile.TemporaryDirectory(dir=settings.work_dir) as tmp:
         inputs, meta = _extract_once(manifest, genres, params, names, Path(tmp) / "features",
                                      settings.progress)
@@ -165,6 +172,11 @@ def cross_validate(genres_dirs: Path | list[Path], params: dict, names: list[str
                             classifier, manifest[manifest["id"].isin(record["tested"])],
                             settings.excerpts_s))
                         unknown.append(_unknown_record(classifier, tracks, f))
+                    if settings.robustness is not None and seed == seeds[0] \
+                            and name == names[0]:
+                        conditions.append(_conditions(
+                            classifier, manifest[manifest["id"].isin(record["tested"])],
+                            settings.robustness, seed))
                     _report_fold(settings, seed, f, record, per_fold)
     scored = pd.concat(predictions, ignore_index=True)
     scored["right"] = _right(scored)
@@ -183,7 +195,11 @@ def cross_validate(genres_dirs: Path | list[Path], params: dict, names: list[str
     if excerpts:
         result["excerpts"] = excerpt_summary(pd.concat(excerpts, ignore_index=True), names[0])
         result["unknown"] = unknown
-    
+
+    if conditions:
+        result["robustness"] = _condition_summary(conditions, genres, names[0])
+    if settings.figures_dir is not None:
+        _figures(result, Path(settings.figures_dir))
     if settings.study:
         from musicgenre.evaluation.probes import nested_study, study_segments
 
@@ -201,6 +217,43 @@ def _report_fold(settings: CrossvalSettings, seed: int, f: int, record: dict,
               f"{record['correct']}/{record['test_tracks']} test tracks right", flush=True)
     if settings.partial_out is not None:
         write_crossval({"folds": settings.folds, "done": per_fold}, settings.partial_out)
+
+
+def _conditions(classifier, tracks: pd.DataFrame, cfg, seed: int) -> pd.DataFrame:
+    """The fold model's label for each of its test tracks under each robustness condition."""
+    from musicgenre.evaluation.robustness import perturbations, predict_conditions, use_classifier
+
+    use_classifier(classifier, cfg, seed)
+    names = list(perturbations(cfg))
+    rows = []
+    for track in tracks.itertuples():
+        labels = predict_conditions((str(track.path), track.id))
+        rows += [{"track_id": track.id, "true": classifier.genres.index(track.genre),
+                  "condition": n, "predicted": k} for n, k in zip(names, labels, strict=True)]
+    return pd.DataFrame(rows)
+
+
+def _condition_summary(parts: list[pd.DataFrame], genres: list[str], model: str) -> dict:
+    from musicgenre.evaluation.robustness import condition_table
+
+    table = pd.concat(parts, ignore_index=True)
+    names = list(dict.fromkeys(table["condition"]))
+    wide = table.pivot(index="track_id", columns="condition", values="predicted")[names]
+    truth = table.groupby("track_id")["true"].first().reindex(wide.index).to_numpy()
+    summary = condition_table(names, wide.to_numpy(), truth, genres)
+    return {"model": model, "conditions": summary.to_dict("records")}
+
+
+def _figures(result: dict, figures: Path) -> None:
+    from musicgenre.evaluation import plots
+
+    if result.get("excerpts"):
+        plots.excerpt_curve(result["excerpts"]["lengths"], result["excerpts"]["model"],
+                            figures / "crossval-excerpts.png")
+    if result.get("robustness"):
+        plots.robustness_bars(pd.DataFrame(result["robustness"]["conditions"]),
+                              result["robustness"]["model"], figures / "crossval-robustness.png",
+                              "cross-validation test tracks")
 
 
 def _unknown_record(classifier, tracks: pd.DataFrame, fold: int) -> dict:
@@ -444,6 +497,17 @@ def format_crossval(result: dict) -> str:
                          f"| {pair['mcnemar_exact_p']:.3f} |")
     wrong = result["wrong_for_every_model"]
     lines += ["", f"Tracks no model got right ({len(wrong)}): {', '.join(wrong) or 'none'}"]
+    lines += _format_first_model_analyses(result)
+    if result.get("study"):
+        from musicgenre.evaluation.probes import format_study
+
+        lines += ["", format_study(result["study"])]
+    return "\n".join(lines)
+
+
+def _format_first_model_analyses(result: dict) -> list[str]:
+    """The excerpt-length, robustness and unknown tables of the first model, where run."""
+    lines: list[str] = []
     if result.get("excerpts"):
         lines += ["", f"{result['excerpts']['model']} on excerpts of the test tracks "
                   f"(first seed; evenly spaced offsets):", "",
@@ -453,6 +517,14 @@ def format_crossval(result: dict) -> str:
             low, high = r["ci95_wilson"]
             lines.append(f"| {r['length_s']:g} s | {r['excerpts']} | {r['accuracy']:.3f} "
                          f"[{low:.3f}, {high:.3f}] | {r['ece']:.3f} | {r['unknown']:.3f} |")
+    if result.get("robustness"):
+        lines += ["", f"{result['robustness']['model']} under degraded conditions (first "
+                  f"seed's test tracks; paired with clean on the same tracks):", "",
+                  "| condition | accuracy | only clean right | only condition right "
+                  "| McNemar exact p |", "|---|---|---|---|---|"]
+        for r in result["robustness"]["conditions"]:
+            lines.append(f"| {r['condition']} | {r['accuracy']:.3f} | {r['only_clean_right']} "
+                         f"| {r['only_condition_right']} | {r['mcnemar_p']:.3f} |")
     if result.get("unknown"):
         folds = result["unknown"]
         rejects = sum(u["false_rejects"] for u in folds)
@@ -470,11 +542,7 @@ def format_crossval(result: dict) -> str:
                 f"{a['label']} (p {a['top_probability']:.2f}"
                 + (f", distance {a['novelty']:.0f})" if a["novelty"] is not None else ")")
                 for a in said))
-    if result.get("study"):
-        from musicgenre.evaluation.probes import format_study
-
-        lines += ["", format_study(result["study"])]
-    return "\n".join(lines)
+    return lines
 
 
 def write_crossval(result: dict, path: Path) -> None:

@@ -81,13 +81,40 @@ def loss_curves(curves: dict[str, tuple[pd.DataFrame, pd.DataFrame]], path: Path
     return _save(fig, path)
 
 
-def robustness_bars(table: pd.DataFrame, model: str, path: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(7, 3.8))
+def robustness_bars(table: pd.DataFrame, model: str, path: Path,
+                    where: str = "the test tracks") -> Path:
+    """Accuracy per condition; conditions that differ from clean at p < 0.05 (paired exact
+    McNemar, where the table has it) are marked with a star."""
+    fig, ax = plt.subplots(figsize=(max(7, 0.65 * len(table)), 4))
     ax.bar(table["condition"], table["accuracy"], color="#55A868")
-    ax.set_ylim(0, 1)
+    if "mcnemar_p" in table:
+        for x, (acc, p) in enumerate(zip(table["accuracy"], table["mcnemar_p"], strict=True)):
+            if p < 0.05:
+                ax.text(x, acc + 0.02, "*", ha="center")
+    ax.set_ylim(0, 1.05)
     ax.set_ylabel("track-level accuracy")
-    ax.set_title(f"Robustness of {model} on the test tracks")
-    ax.tick_params(axis="x", rotation=30)
+    ax.set_title(f"Robustness of {model} on {where} (* p < 0.05 vs clean)")
+    ax.tick_params(axis="x", rotation=35)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
+    return _save(fig, path)
+
+
+def excerpt_curve(lengths: list[dict], model: str, path: Path) -> Path:
+    """Accuracy (with its 95% interval) and ECE against excerpt length."""
+    x = [r["length_s"] for r in lengths]
+    acc = np.array([r["accuracy"] for r in lengths])
+    low = acc - np.array([r["ci95_wilson"][0] for r in lengths])
+    high = np.array([r["ci95_wilson"][1] for r in lengths]) - acc
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    ax.errorbar(x, acc, yerr=[low, high], marker="o", capsize=3, label="accuracy")
+    ax.plot(x, [r["ece"] for r in lengths], marker="s", label="ECE")
+    ax.set_xscale("log")
+    ax.set_xticks(x, [f"{v:g}" for v in x])
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("excerpt length (s)")
+    ax.set_title(f"{model} on excerpts of cross-validation test tracks")
+    ax.legend()
     return _save(fig, path)
 
 

@@ -24,8 +24,21 @@ def track_seed(seed: int, track_id: str, copy: int) -> int:
 
 
 def build_augmenter(cfg: AugmentConfig):
-    from audiomentations import AddGaussianSNR, Compose, PitchShift, TimeStretch
+    from audiomentations import (
+        AddGaussianSNR,
+        Compose,
+        LowPassFilter,
+        Mp3Compression,
+        PitchShift,
+        TimeStretch,
+    )
 
+    # off transforms (p = 0) are left out: each would still draw from the generator and
+    # change every other copy's randomness
+    optional = [LowPassFilter(min_cutoff_freq=cfg.low_pass.low, max_cutoff_freq=cfg.low_pass.high,
+                              p=cfg.low_pass.p) if cfg.low_pass.p > 0 else None,
+                Mp3Compression(min_bitrate=int(cfg.mp3.low), max_bitrate=int(cfg.mp3.high),
+                               p=cfg.mp3.p) if cfg.mp3.p > 0 else None]
     return Compose([
         # The length is kept so an augmented copy has as many segments as its original.
         TimeStretch(min_rate=cfg.time_stretch.low, max_rate=cfg.time_stretch.high,
@@ -33,6 +46,7 @@ def build_augmenter(cfg: AugmentConfig):
         PitchShift(min_semitones=cfg.pitch_shift.low, max_semitones=cfg.pitch_shift.high,
                    p=cfg.pitch_shift.p),
         AddGaussianSNR(min_snr_db=cfg.noise.low, max_snr_db=cfg.noise.high, p=cfg.noise.p),
+        *[t for t in optional if t is not None],
     ])
 
 

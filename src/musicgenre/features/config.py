@@ -26,6 +26,8 @@ class FeaturesConfig:
     embedding: str | None = None  # also store each segment's pretrained embedding: a
     # network of components.EMBEDDINGS, or several joined by '+' (concatenated)
     embedding_layer: str = "taggram"  # taggram | penultimate | max_pool (components.py)
+    level_dbfs: float | None = None  # bring each track or clip to this RMS level first
+    # (null: keep the recorded level, which then changes the features)
     embed_augmented: bool = True  # embed the augmented copies too, not only the originals
 
     @property
@@ -62,6 +64,9 @@ class FeaturesConfig:
             raise ConfigError(f"{key}.segment_s: too short for hop_length {self.hop_length}")
         if self.workers < 0:
             raise ConfigError(f"{key}.workers: must be >= 0 (0 = all cores), got {self.workers}")
+        if self.level_dbfs is not None and not -60.0 <= self.level_dbfs <= 0.0:
+            raise ConfigError(f"{key}.level_dbfs: must be null or in -60..0, "
+                              f"got {self.level_dbfs}")
         self._check_embedding(key)
 
     def _check_embedding(self, key: str) -> None:
@@ -123,12 +128,23 @@ class AugmentConfig:
         default_factory=lambda: ProbabilityRange(0.5, -2.0, 2.0))  # semitones
     noise: ProbabilityRange = field(
         default_factory=lambda: ProbabilityRange(0.5, 15.0, 40.0))  # SNR in dB
+    # off unless p > 0: what listeners' audio meets (robustness), for the training tracks
+    low_pass: ProbabilityRange = field(
+        default_factory=lambda: ProbabilityRange(0.0, 3400.0, 8000.0))  # cutoff in Hz
+    mp3: ProbabilityRange = field(
+        default_factory=lambda: ProbabilityRange(0.0, 32.0, 128.0))  # bit rate in kbit/s
 
     def check(self, key: str) -> None:
         if self.copies < 0:
             raise ConfigError(f"{key}.copies: must be >= 0, got {self.copies}")
         if self.time_stretch.low <= 0:
             raise ConfigError(f"{key}.time_stretch.low: a rate must be > 0")
+        if self.low_pass.low < 100:
+            raise ConfigError(f"{key}.low_pass.low: a cutoff of at least 100 Hz, "
+                              f"got {self.low_pass.low}")
+        if not 8 <= self.mp3.low <= self.mp3.high <= 320:
+            raise ConfigError(f"{key}.mp3: bit rates within 8..320 kbit/s, got "
+                              f"{self.mp3.low}..{self.mp3.high}")
 
 
 @dataclass

@@ -88,9 +88,20 @@ def min_samples(cfg: FeaturesConfig) -> int:
     return (cfg.segment_frames - 1) * cfg.hop_length
 
 
+def set_level(audio: np.ndarray, cfg: FeaturesConfig) -> np.ndarray:
+    """The audio at features.level_dbfs RMS (unchanged when that is null, or the audio is
+    silent): a quieter recording of the same music then gives the same features."""
+    if cfg.level_dbfs is None or len(audio) == 0:
+        return audio
+    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
+    if rms < 1e-6:
+        return audio
+    return (audio * (10 ** (cfg.level_dbfs / 20) / rms)).astype(np.float32)
+
+
 def segments_from_audio(audio: np.ndarray, cfg: FeaturesConfig) -> np.ndarray:
     """[n_segments, n_rows, segment_frames]; empty when the audio is shorter than a segment."""
-    frames = frame_features(audio, cfg)
+    frames = frame_features(set_level(audio, cfg), cfg)
     starts = segment_starts(frames.shape[1], cfg)
     out = np.empty((len(starts), frames.shape[0], cfg.segment_frames), dtype=FEATURE_DTYPE)
     for i, start in enumerate(starts):
@@ -105,8 +116,8 @@ def segment_embeddings(audio: np.ndarray, cfg: FeaturesConfig,
 
     n_frames = 1 + len(audio) // cfg.hop_length  # librosa's centred frames
     starts_s = [s * cfg.hop_length / cfg.sample_rate for s in segment_starts(n_frames, cfg)]
-    return embed_segments(audio, cfg.sample_rate, starts_s, cfg.segment_s, cfg.embedding,
-                          device, cfg.embedding_layer)
+    return embed_segments(set_level(audio, cfg), cfg.sample_rate, starts_s, cfg.segment_s,
+                          cfg.embedding, device, cfg.embedding_layer)
 
 
 def fill_segment(audio: np.ndarray, cfg: FeaturesConfig) -> np.ndarray:

@@ -19,7 +19,6 @@ from musicgenre.features.config import FeaturesConfig
 from musicgenre.features.store import normalize
 from musicgenre.models.spec import ModelSpec
 
-
 UNKNOWN = "unknown"  # the answer for audio that is no music of the model's genres
 
 
