@@ -16,6 +16,7 @@ from musicgenre.data.split import split_protocol
 from musicgenre.data.tables import write_split
 from musicgenre.evaluation.evaluate import evaluate_classifier, evaluate_split
 from musicgenre.evaluation.report import HEADLINE_KEYS, build_report
+from musicgenre.evaluation.config import RobustnessConfig
 from musicgenre.evaluation.robustness import run_robustness
 
 MODELS = ["baseline", "cnn"]
@@ -33,7 +34,10 @@ def built_reports(quick_models, quick_features, quick_split, tmp_path_factory):
     cfg = SplitConfig(train=0.4, val=0.3, test=0.3)
     write_split(split, counts, tmp_path / "split.csv", out / "split_counts.csv",
                 split_protocol(split, cfg, counts), out / "split.json")
-    run_robustness(quick_models / "cnn", manifest, split, [10.0], [2.0], 1,
+    conditions = RobustnessConfig(snr_db=[10.0], pitch_semitones=[2.0], tempo_percent=[],
+                                  mp3_kbps=[], reverb_room=[], telephone=False,
+                                  resample_hz=[], gain_db=[])
+    run_robustness(quick_models / "cnn", manifest, split, conditions, 1,
                    out / "robustness.json")
     write_json(out / "validation" / "summary.json", {
         "n_files": 31, "n_kept": 30, "policy": "drop", "duplicate_groups": [],

@@ -276,9 +276,14 @@ def _loss(r: ReportInputs) -> list[str]:
 
 def _robustness(r: ReportInputs) -> list[str]:
     lines = [f"## Robustness: {r.robustness['model']}", "",
-             "Test tracks with Gaussian noise at a fixed SNR, or pitch-shifted, then "
-             "re-extracted and classified.", "",
-             "| condition | accuracy | macro-F1 | tracks |", "|---|---|---|---|"]
-    lines += [f"| {row.condition} | {_pct(row.accuracy)} | {_num(row.macro_f1)} "
-              f"| {row.n_tracks} |" for row in r.rob_table.itertuples()]
+             "Test tracks under each condition of `robustness` (one at a time), classified "
+             "from their audio as predict does; each condition is paired with clean on the "
+             "same tracks (tracks only one of the two gets right, exact McNemar p).", "",
+             "| condition | accuracy | macro-F1 | tracks | only clean right "
+             "| only condition right | McNemar p |", "|---|---|---|---|---|---|---|"]
+    for row in r.rob_table.itertuples():
+        paired = (f"{row.only_clean_right} | {row.only_condition_right} | "
+                  f"{row.mcnemar_p:.3f}" if hasattr(row, "mcnemar_p") else "- | - | -")
+        lines.append(f"| {row.condition} | {_pct(row.accuracy)} | {_num(row.macro_f1)} "
+                     f"| {row.n_tracks} | {paired} |")
     return lines + ["", f"![robustness]({r.figs['robustness']})", ""]
