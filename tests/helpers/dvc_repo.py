@@ -76,9 +76,11 @@ TINY = {
     "data.source": "synthetic", "data.synthetic.tracks_per_genre": 4,
     "data.synthetic.duration_s": 6.0, "augment.copies": 1,
     "features.n_mels": 32, "features.n_mfcc": 13, "features.segment_s": 2.0,
-    "features.segment_hop_s": 2.0,
+    "features.segment_hop_s": 2.0, "features.embedding": "MSD_musicnn",  # one network: faster
     "train.epochs": 2, "train.batch_size": 16, "train.patience": 2,
     "cnn.channels": [4, 8], "cnn.dense": 16, "rnn.hidden": 16, "rnn.layers": 1,
     "crnn.channels": [4, 8], "crnn.time_pool": [2, 2], "crnn.rnn_hidden": 8,
     "robustness.snr_db": [20], "robustness.pitch_semitones": [2],
+    "robustness.tempo_percent": [], "robustness.mp3_kbps": [64], "robustness.reverb_room": [],
+    "robustness.telephone": False, "robustness.resample_hz": [], "robustness.gain_db": [-20],
 }
