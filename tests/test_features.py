@@ -194,3 +194,20 @@ def test_fast_spectral_contrast_equals_librosa(real_track, sr, n_fft):
     expected = librosa.feature.spectral_contrast(S=magnitude, sr=sr, n_fft=n_fft)
     np.testing.assert_allclose(spectral_contrast(magnitude, sr, n_fft), expected, rtol=1e-5,
                                atol=1e-4)
+
+
+def test_embeddings_of_originals_only_are_indexed_by_their_own_rows(tmp_path):
+    """features.embed_augmented false: the embeddings file holds the originals' rows only,
+    and the index load_split gives must point into it (a track summary reads x[row])."""
+    import pandas as pd
+
+    from musicgenre.features.store import load_split
+
+    index = pd.DataFrame({"row": range(6), "track_id": ["a", "a", "a", "a", "b", "b"],
+                          "genre": "rock", "label": 0, "copy": [0, 0, 1, 1, 0, 0]})
+    index.to_csv(tmp_path / "train.csv", index=False)
+    np.save(tmp_path / "train.npy", np.zeros((6, 2, 4), np.float16))
+    np.save(tmp_path / "train.embeddings.npy", np.arange(8, dtype=np.float32).reshape(4, 2))
+    x, idx = load_split(tmp_path, "train", embeddings=True)
+    assert list(idx["row"]) == [0, 1, 2, 3] and list(idx["track_id"]) == ["a", "a", "b", "b"]
+    assert np.array_equal(x[idx["row"].to_numpy()], x)

@@ -102,6 +102,8 @@ def load_split(features_dir: Path, split: str, embeddings: bool = False
         # Augmented copies were not embedded (features.embed_augmented false): the rows are
         # the originals' segments, in the index's order.
         index = index[index["copy"] == 0].reset_index(drop=True)
+        if "row" in index:  # rows of the embeddings file, not of the features file
+            index["row"] = np.arange(len(index))
         if len(index) != len(x):
             raise MusicGenreError(f"{path}: {len(x)} embeddings for {len(index)} segments; "
                                   "rerun the features stage")
