@@ -14,9 +14,9 @@ from musicgenre.core.atomic import write_json
 from musicgenre.data.config import SplitConfig
 from musicgenre.data.split import split_protocol
 from musicgenre.data.tables import write_split
+from musicgenre.evaluation.config import RobustnessConfig
 from musicgenre.evaluation.evaluate import evaluate_classifier, evaluate_split
 from musicgenre.evaluation.report import HEADLINE_KEYS, build_report
-from musicgenre.evaluation.config import RobustnessConfig
 from musicgenre.evaluation.robustness import run_robustness
 
 MODELS = ["baseline", "cnn"]
