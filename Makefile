@@ -78,7 +78,7 @@ ARTIST_INDEX ?= $(wildcard $(GENRE_REAL_DATA)/gtzan-ref/GTZANindex.txt)
 crossval: setup
 	$(BIN)/musicgenre crossval $(foreach d,$(CV_DATA),--data $(d)) --models $(CV_MODELS) \
 		--group-by $(GROUP_BY) --seeds $(CV_SEEDS) --excerpts $(CV_EXCERPTS) $(CV_STUDY) \
-		$(CV_ROBUSTNESS) --figures reports/figures \
+		$(CV_ROBUSTNESS) --figures reports/crossval-$(GROUP_BY) \
 		$(if $(ARTIST_INDEX),--artist-index $(ARTIST_INDEX)) --out reports/crossval-$(GROUP_BY).json
 
 # Which features matter: one queued DVC experiment per feature set, with and without

@@ -189,8 +189,7 @@ def test_several_folders_seeds_excerpts_robustness_and_unknown(two_folders, tmp_
     assert table.loc["clean", "accuracy"] == pytest.approx(
         summary["per_seed_accuracy"][0], abs=0.2)  # from audio, not the stored segments
     assert all(len(u["probes"]) == 7 for u in result["unknown"])
-    assert {p.name for p in (tmp_path / "fig").iterdir()} == {"crossval-excerpts.png",
-                                                              "crossval-robustness.png"}
+    assert {p.name for p in (tmp_path / "fig").iterdir()} == {"excerpts.png", "robustness.png"}
     text = format_crossval(result)
     assert "accuracy per seed" in text and "| 1 s | 90 |" in text and "gain -20 dB" in text
 

@@ -249,10 +249,10 @@ def _figures(result: dict, figures: Path) -> None:
 
     if result.get("excerpts"):
         plots.excerpt_curve(result["excerpts"]["lengths"], result["excerpts"]["model"],
-                            figures / "crossval-excerpts.png")
+                            figures / "excerpts.png")
     if result.get("robustness"):
         plots.robustness_bars(pd.DataFrame(result["robustness"]["conditions"]),
-                              result["robustness"]["model"], figures / "crossval-robustness.png",
+                              result["robustness"]["model"], figures / "robustness.png",
                               "cross-validation test tracks")
 
 
