@@ -121,7 +121,8 @@ def test_stage_outputs_leak_free_and_deterministic(synthetic_tables, tmp_path):
                      QUICK_AUG, 3, tmp_path / "originals", progress=False)
     e_orig, i_orig = load_split(tmp_path / "originals", "train", embeddings=True)
     assert (i_orig["copy"] == 0).all() and len(i_orig) == (index["copy"] == 0).sum()
-    np.testing.assert_array_equal(e_orig, e_train[i_orig["row"].to_numpy()])
+    assert list(i_orig["row"]) == list(range(len(e_orig)))  # rows of the embeddings file
+    np.testing.assert_array_equal(e_orig, e_train[index[index["copy"] == 0]["row"].to_numpy()])
 
 
 def test_changing_the_seed_changes_only_augmented_rows(synthetic_tables, tmp_path):
