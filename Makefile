@@ -63,9 +63,11 @@ bench: setup
 # for the artist-blind protocol), the folds dealt once per seed in CV_SEEDS, the first model
 # also scored on excerpts of CV_EXCERPTS seconds and under the robustness conditions in
 # params.yaml (CV_ROBUSTNESS), and the nested study of every pretrained representation
-# (CV_STUDY; set either to nothing to leave it out). CV_DATA is one or more <genre>/<file> folders, pooled; by
-# default the 117 real GTZAN tracks under $(GENRE_REAL_DATA) (../shared/data when unset),
-# whose local copy of Sturm's artist index, if present, saves the download.
+# (CV_STUDY; set either to nothing to leave it out). CV_DATA is one or more <genre>/<file>
+# folders, pooled; by default the gtzan-dev, gtzan-extra and gtzan-more-artists folders of
+# your real GTZAN copy, GENRE_REAL_DATA=/path/to/it (its gtzan-ref/GTZANindex.txt, if
+# present, saves downloading Sturm's artist index). Unset, it is a data folder next to the
+# checkout: ../shared/data.
 GENRE_REAL_DATA ?= ../shared/data
 CV_DATA ?= $(wildcard $(addprefix $(GENRE_REAL_DATA)/,gtzan-dev/genres gtzan-extra/genres gtzan-more-artists/genres))
 CV_MODELS ?= transfer,baseline,crnn
