@@ -186,6 +186,10 @@ def test_several_folders_seeds_excerpts_robustness_and_unknown(two_folders, tmp_
     assert list(table.index) == ["clean", "noise 5 dB SNR", "telephone 300-3400 Hz",
                                  "gain -20 dB"]
     assert (table["n_tracks"] == 30).all()
+    predicted = result["robustness"]["predicted"]  # per track: pairs two runs' conditions
+    assert len(predicted) == 30 and set(next(iter(predicted.values()))) == set(table.index)
+    clean_right = np.mean([predicted[t]["clean"] == t.split(".")[0] for t in predicted])
+    assert clean_right == pytest.approx(table.loc["clean", "accuracy"])
     assert table.loc["clean", "accuracy"] == pytest.approx(
         summary["per_seed_accuracy"][0], abs=0.2)  # from audio, not the stored segments
     assert all(len(u["probes"]) == 7 for u in result["unknown"])

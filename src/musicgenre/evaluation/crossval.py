@@ -241,7 +241,10 @@ def _condition_summary(parts: list[pd.DataFrame], genres: list[str], model: str)
     wide = table.pivot(index="track_id", columns="condition", values="predicted")[names]
     truth = table.groupby("track_id")["true"].first().reindex(wide.index).to_numpy()
     summary = condition_table(names, wide.to_numpy(), truth, genres)
-    return {"model": model, "conditions": summary.to_dict("records")}
+    # per track, so that two runs (before and after an augmentation change) can be paired
+    predicted = {track: {n: genres[int(k)] for n, k in row.items()}
+                 for track, row in wide.iterrows()}
+    return {"model": model, "conditions": summary.to_dict("records"), "predicted": predicted}
 
 
 def _figures(result: dict, figures: Path) -> None:

@@ -109,9 +109,8 @@ def load_classifier(path: Path) -> Classifier:
         classifier = classifier_from_header(info, model)
     except MusicGenreError as exc:
         raise MusicGenreError(f"{path}: not a usable checkpoint ({exc})") from None
-    classifier.temperature = read_temperature(path.parent)
-    classifier.unknown_below = read_unknown_threshold(path.parent)
-    classifier.novelty = read_novelty(path.parent)
+    (classifier.temperature, classifier.unknown_below,
+     classifier.novelty) = read_calibration(path.parent)
     return classifier
 
 
@@ -144,47 +143,26 @@ def classifier_from_header(header: dict, model: Any) -> Classifier:
                       np.asarray(header["std"], dtype=np.float32), model, dict(header))
 
 
-def read_novelty(model_dir: Path):
-    """The novelty test in `model_dir/calibration.json` (None where there is none)."""
+def read_calibration(model_dir: Path) -> tuple[float, float, Any]:
+    """(temperature, unknown threshold, novelty test) from `model_dir/calibration.json`; a
+    model without the file (or calibrated before a field existed) gets 1.0, 0.0 (never
+    unknown) and None (no novelty test)."""
     from musicgenre.inference.novelty import Novelty
 
     calibration = Path(model_dir) / CALIBRATION_FILE
     if not calibration.exists():
-        return None
+        return 1.0, 0.0, None
     try:
-        data = json.loads(calibration.read_text()).get("novelty")
-        return None if data is None else Novelty.from_json(data)
+        data = json.loads(calibration.read_text())
+        temperature = float(data["temperature"])
+        unknown_below = float(data.get("unknown_below", 0.0))
+        novelty = None if data.get("novelty") is None else Novelty.from_json(data["novelty"])
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise MusicGenreError(f"{calibration}: not a usable calibration file "
-                              f"({' '.join(str(exc).split())[:100]})") from None
-
-
-def read_unknown_threshold(model_dir: Path) -> float:
-    """The unknown threshold in `model_dir/calibration.json` (0: never unknown, where there is
-    none, as in models calibrated before it existed)."""
-    calibration = Path(model_dir) / CALIBRATION_FILE
-    if not calibration.exists():
-        return 0.0
-    try:
-        value = float(json.loads(calibration.read_text()).get("unknown_below", 0.0))
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise MusicGenreError(f"{calibration}: not a usable calibration file "
-                              f"({' '.join(str(exc).split())[:100]})") from None
-    if not 0.0 <= value <= 1.0:
-        raise MusicGenreError(f"{calibration}: unknown_below must be in [0, 1], got {value}")
-    return value
-
-
-def read_temperature(model_dir: Path) -> float:
-    """The temperature in `model_dir/calibration.json` (1.0 where there is none)."""
-    calibration = Path(model_dir) / CALIBRATION_FILE
-    if not calibration.exists():
-        return 1.0
-    try:
-        temperature = float(json.loads(calibration.read_text())["temperature"])
-    except (ValueError, KeyError, TypeError) as exc:
         raise MusicGenreError(f"{calibration}: not a usable calibration file "
                               f"({' '.join(str(exc).split())[:100]})") from None
     if not 0 < temperature < float("inf"):
         raise MusicGenreError(f"{calibration}: temperature must be > 0, got {temperature}")
-    return temperature
+    if not 0.0 <= unknown_below <= 1.0:
+        raise MusicGenreError(f"{calibration}: unknown_below must be in [0, 1], "
+                              f"got {unknown_below}")
+    return temperature, unknown_below, novelty
