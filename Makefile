@@ -22,11 +22,14 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --no-deps musicnn==0.1.0
 	touch $@
 
+# SOURCE is written into params.yaml as one changed line (`dvc exp run -S` would rewrite the
+# whole file), then the experiment runs.
 repro: setup
 ifeq ($(SOURCE),)
 	$(BIN)/dvc repro
 else
-	$(BIN)/dvc exp run -S data.source=$(SOURCE)
+	$(BIN)/musicgenre set-params data.source=$(SOURCE)
+	$(BIN)/dvc exp run
 endif
 
 # Any DVC command, with the venv first on PATH as the stages need:

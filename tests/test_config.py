@@ -93,3 +93,55 @@ def test_stage_reports_bad_param_in_one_line(tmp_path):
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert lines == ["split: error: split.train + split.val + split.test: must sum to 1, got 1.35"]
+
+
+def test_set_params_changes_only_the_values(tmp_path):
+    """`make repro SOURCE=...` goes through set-params: `git diff params.yaml` afterwards shows
+    the changed lines only (comments, flow lists and nulls as written)."""
+    import difflib
+
+    from musicgenre.config import set_params
+
+    path = tmp_path / "params.yaml"
+    shutil.copy(ROOT / "params.yaml", path)
+    before = path.read_text().splitlines()
+    changed = set_params(["data.source=synthetic", "models=[baseline, transfer]",
+                          "augment.noise.low=5"], path)
+    assert changed == {"data.source": "synthetic", "models": ["baseline", "transfer"],
+                       "augment.noise.low": 5}
+    after = path.read_text().splitlines()
+    removed = [line for line in difflib.ndiff(before, after) if line.startswith("- ")]
+    added = [line for line in difflib.ndiff(before, after) if line.startswith("+ ")]
+    assert len(removed) == len(added) == 3 and len(after) == len(before)
+    assert added[0].startswith("+ models: [baseline, transfer]") and "#" in added[0]
+    assert any(line.startswith("+   source: synthetic") for line in added)
+    assert any("noise: {p: 0.5, low: 5, high: 40.0}" in line for line in added)
+    params = load_params("data", "models", "augment", path=path)
+    assert params["data"].source == "synthetic" and params["augment"].noise.low == 5
+
+
+@pytest.mark.parametrize("assignment, message", [
+    ("train.lr=abc", "train.lr: expected a number"),
+    ("model=foo", "model: must be one of"),
+    ("models=[baseline]", "model: 'transfer' must also be listed in models"),
+    ("data.gtzan.nope=3", "data.gtzan.nope: unknown key"),
+    ("nosuch.x=1", "nosuch: not a section"),
+    ("features.segment_s", "expected key=value"),
+])
+def test_set_params_refuses_bad_values_and_leaves_the_file(tmp_path, assignment, message):
+    path = tmp_path / "params.yaml"
+    shutil.copy(ROOT / "params.yaml", path)
+    before = path.read_bytes()
+    proc = run(["musicgenre", "set-params", assignment, "--params", str(path)], tmp_path,
+               check=False)
+    assert proc.returncode == 1 and message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert path.read_bytes() == before
+
+
+def test_make_repro_with_a_source_sets_it_without_dvc_rewriting_params():
+    import subprocess
+
+    dry = subprocess.run(["make", "-n", "-o", ".venv/.installed", "repro", "SOURCE=synthetic"],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "set-params data.source=synthetic" in dry and " -S " not in dry

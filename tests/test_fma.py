@@ -163,7 +163,7 @@ def test_fma_through_the_pipeline(served, fixture, project_copy):
     assert split["method"] == "stratified" and split["group_by"] == "artist"
     assert split["artists_shared"] == {"train-test": 0, "train-val": 0, "val-test": 0}
     for model in ("baseline", "cnn"):
-        metrics = json.loads((project_copy / f"reports/eval/{model}/metrics.json").read_text())
+        metrics = json.loads((project_copy / f"reports/eval/{model}/evaluation.json").read_text())
         assert list(metrics["per_genre"]) == ["folk", "hip-hop", "rock"]
         assert metrics["n_tracks"] == split["tracks"]["test"]
         assert 0 <= metrics["balanced_accuracy"] <= 1

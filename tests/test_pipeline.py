@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from helpers.dvc_repo import TINY, dvc, git, run, update_params
+from musicgenre.evaluation.evaluate import METRIC_KEYS
 from musicgenre.evaluation.report import HEADLINE_KEYS
 
 SMALL_SYNTHETIC = {"data.source": "synthetic", "data.synthetic.tracks_per_genre": 4,
@@ -67,8 +68,14 @@ def test_full_pipeline_experiments_and_pr_report(project_copy):
     # The headline metrics file is the headline model's evaluation, and that evaluation is
     # its per-track predictions, scored.
     metrics = json.loads((reports / "metrics.json").read_text())
-    evaluated = json.loads((reports / "eval/transfer/metrics.json").read_text())
+    evaluated = json.loads((reports / "eval/transfer/evaluation.json").read_text())
     assert metrics == {"model": "transfer", **{k: evaluated[k] for k in HEADLINE_KEYS}}
+    # every model's compact metrics are DVC metrics at a stable path
+    shown = json.loads(dvc("metrics", "show", "--json", cwd=project_copy).stdout)
+    files = next(iter(shown.values()))["data"]
+    for name in ("baseline", "cnn", "rnn", "crnn", "transfer"):
+        compact = files[f"reports/eval/{name}/metrics.json"]["data"]
+        assert list(compact) == list(METRIC_KEYS) and 0 <= compact["accuracy"] <= 1
     predictions = pd.read_csv(reports / "eval/transfer/predictions.csv")
     assert len(predictions) == metrics["n_tracks"] > 0
     assert metrics["accuracy"] == (predictions["true"] == predictions["predicted"]).mean()
@@ -120,6 +127,7 @@ def test_full_pipeline_experiments_and_pr_report(project_copy):
     text = (project_copy / "pr.md").read_text()
     assert proc.stdout.strip() == text.strip()
     assert "| model" in text and "transfer" in text and "rnn" in text
+    assert "reports/eval/crnn/metrics.json" in text  # every model's metrics, not the headline's
     diff = json.loads(dvc("metrics", "diff", base, "--json", cwd=project_copy).stdout)
     changed = [k for k, v in diff["reports/metrics.json"].items() if v.get("diff")]
     assert changed, diff

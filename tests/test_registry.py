@@ -32,7 +32,7 @@ def _params_file(tmp_path: Path, **changes) -> Path:
 
 def test_a_registered_model_trains_evaluates_and_predicts(tiny, synthetic_features,
                                                           synthetic_genres_dir, tmp_path):
-    from musicgenre.evaluation.evaluate import evaluate_split
+    from musicgenre.evaluation.evaluate import compact_metrics, evaluate_split
     from musicgenre.inference.checkpoint import load_classifier
     from musicgenre.inference.predict import classify_files
     from musicgenre.training.fit import train_model
@@ -49,7 +49,8 @@ def test_a_registered_model_trains_evaluates_and_predicts(tiny, synthetic_featur
 
     metrics = evaluate_split(tmp_path / "model", synthetic_features, tmp_path / "eval")
     assert metrics["model"] == "tiny" and metrics["n_tracks"] > 0
-    assert json.loads((tmp_path / "eval" / "metrics.json").read_text()) == metrics
+    assert json.loads((tmp_path / "eval" / "evaluation.json").read_text()) == metrics
+    assert json.loads((tmp_path / "eval" / "metrics.json").read_text()) == compact_metrics(metrics)
 
     classifier = load_classifier(tmp_path / "model")
     assert classifier.spec is tiny and classifier.model.head[0].out_features == 12

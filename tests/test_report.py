@@ -15,7 +15,7 @@ from musicgenre.data.config import SplitConfig
 from musicgenre.data.split import split_protocol
 from musicgenre.data.tables import write_split
 from musicgenre.evaluation.config import RobustnessConfig
-from musicgenre.evaluation.evaluate import evaluate_classifier, evaluate_split
+from musicgenre.evaluation.evaluate import compact_metrics, evaluate_classifier, evaluate_split
 from musicgenre.evaluation.report import HEADLINE_KEYS, build_report
 from musicgenre.evaluation.robustness import run_robustness
 
@@ -92,7 +92,8 @@ def test_without_a_test_split_the_report_says_so(reports, quick_models, quick_fe
         classifier = load_classifier(quick_models / name)
         x, index = load_split(quick_features, "test")
         empty, _ = evaluate_classifier(classifier, np.asarray(x)[:0], index.iloc[:0])
-        write_json(reports / "eval" / name / "metrics.json", empty)
+        write_json(reports / "eval" / name / "evaluation.json", empty)
+        write_json(reports / "eval" / name / "metrics.json", compact_metrics(empty))
     metrics = build_report("cnn", MODELS, reports, reports.parent / "source.json")
     assert metrics["n_tracks"] == 0 and metrics["accuracy"] is None
     text = (reports / "report.md").read_text()

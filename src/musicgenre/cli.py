@@ -176,6 +176,25 @@ def pr_report_command(
     typer.echo(text)
 
 
+@app.command("set-params")
+def set_params_command(
+    assignments: list[str] = typer.Argument(..., help="key.path=value, e.g. "
+                                            "data.source=synthetic model=rnn"),
+    params: Path = typer.Option(Path("params.yaml"), "--params", help="Parameters file."),
+) -> None:
+    """Change values in params.yaml and nothing else: comments and layout stay as written
+    (`dvc exp run -S` rewrites the whole file). Every section is checked first; on an error
+    the file is not touched."""
+    from musicgenre.config import set_params
+
+    try:
+        changed = set_params(assignments, params)
+    except MusicGenreError as exc:
+        _fail(exc)
+    for key, value in changed.items():
+        typer.echo(f"{params}: {key} = {json.dumps(value)}")
+
+
 @app.command()
 def crossval(
     data: list[Path] = typer.Option(..., help="Labelled <genre>/<file> audio folder; repeat "

@@ -87,9 +87,11 @@ def load_section(name: str, raw: dict[str, Any] | None = None, path: str | Path 
     return value
 
 
-def load_params(*names: str, path: str | Path = "params.yaml") -> dict[str, Any]:
-    """Parse the named sections (the ones a stage declares in dvc.yaml)."""
-    raw = read_params(path)
+def load_params(*names: str, path: str | Path = "params.yaml",
+                raw: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Parse the named sections (the ones a stage declares in dvc.yaml) of the file at `path`
+    (or of `raw`, the file's contents already read)."""
+    raw = read_params(path) if raw is None else raw
     params = {name: load_section(name, raw, path) for name in names}
     if "model" in params and "models" in params and params["model"] not in params["models"]:
         raise ConfigError(f"model: '{params['model']}' must also be listed in models "
@@ -100,3 +102,55 @@ def load_params(*names: str, path: str | Path = "params.yaml") -> dict[str, Any]
 
 def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())
+
+
+def set_params(assignments: list[str], path: str | Path = "params.yaml") -> dict[str, Any]:
+    """Write `key.path=value` assignments (YAML values, as `dvc exp run -S` takes them) into
+    the parameters file, changing those values only: comments, flow lists and the layout stay
+    as written (a ruamel.yaml round trip), so `git diff` shows just the changed lines. Every
+    section is checked with the new values first; on any error the file is not touched.
+    Returns {key: new value}."""
+    import io
+
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    from musicgenre.core.atomic import write_text_atomic
+
+    path = Path(path)
+    read_params(path)  # the file as it stands must be readable first
+    rt = YAML()  # round trip: keeps comments, key order and flow style
+    rt.width = 4096  # never re-wrap a long line
+    rt.indent(mapping=2, sequence=4, offset=2)
+    rt.representer.add_representer(  # `null` stays `null`, not an empty value
+        type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null"))
+    doc = rt.load(path.read_text())
+    changed = {}
+    for assignment in assignments:
+        key, sep, text = assignment.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"{assignment!r}: expected key=value, e.g. data.source=synthetic")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{key}: not a YAML value ({_one_line(exc)})") from None
+        *parents, leaf = key.split(".")
+        node = doc
+        for i, part in enumerate(parents):
+            node = node.get(part) if isinstance(node, dict) else None
+            if not isinstance(node, dict):
+                raise ConfigError(f"{'.'.join(parents[:i + 1])}: not a section of {path}")
+        if isinstance(value, list | dict):  # a flow list stays a flow list
+            old = node.get(leaf)
+            value = (CommentedSeq(value) if isinstance(value, list) else CommentedMap(value))
+            if getattr(getattr(old, "fa", None), "flow_style", False):
+                value.fa.set_flow_style()
+        node[leaf] = value
+        changed[key] = yaml.safe_load(text)
+    buffer = io.StringIO()
+    rt.dump(doc, buffer)
+    text = buffer.getvalue()
+    raw = yaml.safe_load(text)
+    load_params(*raw, path=path, raw=raw)  # every section as the stages will read it
+    write_text_atomic(path, text)
+    return changed

@@ -48,14 +48,30 @@ def evaluate_classifier(classifier: Classifier, x: np.ndarray, index: pd.DataFra
     return metrics, tracks
 
 
+# The numbers a DVC user compares between experiments: each model's `metrics.json` (a DVC
+# metric at a stable path) holds these only, so `dvc exp show` and `dvc metrics diff` get a
+# few columns per model; per-genre scores and the confusion matrix are in `evaluation.json`.
+METRIC_KEYS = ("accuracy", "accuracy_ci95_low", "accuracy_ci95_high", "balanced_accuracy",
+               "macro_f1", "macro_precision", "macro_recall", "segment_accuracy",
+               "segment_macro_f1", "ece", "unknown_rate", "accuracy_with_unknown", "n_tracks")
+
+
+def compact_metrics(evaluation: dict) -> dict:
+    """The METRIC_KEYS of a full evaluation (None where a key does not apply)."""
+    return {k: evaluation.get(k) for k in METRIC_KEYS}
+
+
 def evaluate_split(model_dir: Path, features_dir: Path, out_dir: Path,
                    split: str = "test") -> dict:
     """The evaluate stage: score the saved model on one split of the feature store and write
-    `metrics.json` and `predictions.csv` into `out_dir`."""
+    `metrics.json` (the compact DVC metrics), `evaluation.json` (everything, with per-genre
+    scores and the confusion matrix) and `predictions.csv` into `out_dir`; returns the full
+    evaluation."""
     classifier = load_classifier(model_dir)
     x, index = load_split(features_dir, split, embeddings=classifier.uses_embeddings)
     metrics, predictions = evaluate_classifier(classifier, x, index)
-    write_json(Path(out_dir) / "metrics.json", metrics)
+    write_json(Path(out_dir) / "evaluation.json", metrics)
+    write_json(Path(out_dir) / "metrics.json", compact_metrics(metrics))
     with atomic_path(Path(out_dir) / "predictions.csv") as tmp:
         predictions.to_csv(tmp, index=False)
     return metrics

@@ -18,5 +18,6 @@ def pr_report(base: str, repo: Path = Path(".")) -> str:
         metrics or "No metrics found (has `dvc repro` been run?).", "",
         f"## Params changed since `{base}`", "",
         params or "No parameter changed.", "",
-        "Track-level test metrics of the headline model (`reports/metrics.json`); "
-        "the full comparison is in `reports/report.md`.", ""])
+        "Track-level test metrics: the headline model in `reports/metrics.json`, every "
+        "model in `reports/eval/<model>/metrics.json`; the full comparison is in "
+        "`reports/report.md`.", ""])

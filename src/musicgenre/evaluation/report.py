@@ -21,7 +21,7 @@ from musicgenre.evaluation import plots
 HEADLINE_KEYS = ("accuracy", "accuracy_ci95_low", "accuracy_ci95_high", "balanced_accuracy",
                  "macro_f1",
                  "macro_precision", "macro_recall", "segment_accuracy", "segment_macro_f1",
-                 "ece", "n_tracks")
+                 "ece", "n_tracks")  # reports/metrics.json: kept as it was, for metrics diffs
 
 
 def _read_json(path: Path) -> dict:
@@ -72,7 +72,7 @@ def build_report(headline: str, models: list[str], reports: Path, raw_source: Pa
     reports = Path(reports)
     eval_dir, training_dir, figures = reports / "eval", reports / "training", reports / "figures"
     table = comparison_table(models, eval_dir, training_dir)
-    head = _read_json(eval_dir / headline / "metrics.json")
+    head = _read_json(eval_dir / headline / "evaluation.json")
     genres = list(head["per_genre"])
     tested = bool(head["n_tracks"])  # split.test = 0 leaves nothing to score here
 
@@ -90,7 +90,7 @@ def build_report(headline: str, models: list[str], reports: Path, raw_source: Pa
                                                  f"Per-genre precision, recall, F1: {headline}",
                                                  figures / "per_genre_headline.png")
         for name in models:
-            m = _read_json(eval_dir / name / "metrics.json")
+            m = _read_json(eval_dir / name / "evaluation.json")
             figs[f"cm_{name}"] = plots.confusion_png(m["confusion_matrix"], genres,
                                                      f"{name}: test tracks",
                                                      figures / f"confusion_{name}.png")
