@@ -52,7 +52,8 @@ def test_project_params_load():
         ({"data__synthetic__tracks_per_genre": 2.5}, "data",
          "data.synthetic.tracks_per_genre: expected an integer"),
         ({"validate__policy": "ignore"}, "validate", "validate.policy: must be one of drop | fail"),
-        ({"data__gtzan__sha256": "abc"}, "data", "data.gtzan.sha256: expected 64 hex digits"),
+        ({"data__gtzan": {"urls": ["http://127.0.0.1/g.tar.gz"], "filename": "g.tar.gz",
+                          "sha256": "abc"}}, "data", "data.gtzan.sha256: expected 64 hex digits"),
         ({"train__ema_epochs": -1}, "train", "stop_val_loss and threads must be >= 0"),
         ({"train__crops_per_track": -1}, "train", "crops_per_track, min_epoch_crops"),
         ({"train__device": "tpu"}, "train", "train.device: "
@@ -126,6 +127,7 @@ def test_set_params_changes_only_the_values(tmp_path):
     ("models=[baseline]", "model: 'transfer' must also be listed in models"),
     ("data.gtzan.nope=3", "data.gtzan.nope: unknown key"),
     ("nosuch.x=1", "nosuch: not a section"),
+    ("seed.x=1", "seed: not a section"),
     ("features.segment_s", "expected key=value"),
 ])
 def test_set_params_refuses_bad_values_and_leaves_the_file(tmp_path, assignment, message):
@@ -145,3 +147,34 @@ def test_make_repro_with_a_source_sets_it_without_dvc_rewriting_params():
     dry = subprocess.run(["make", "-n", "-o", ".venv/.installed", "repro", "SOURCE=synthetic"],
                          cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert "set-params data.source=synthetic" in dry and " -S " not in dry
+
+
+def test_params_hold_choices_not_source_facts():
+    """`dvc exp show` gets one column per value: at most 100, none a URL or a checksum (those
+    are in data/sources.py, which the loaded params still carry as defaults)."""
+    import re
+
+    def leaves(node, key=""):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                yield from leaves(v, f"{key}{k}.")
+        else:
+            yield key[:-1], node
+
+    values = list(leaves(yaml.safe_load((ROOT / "params.yaml").read_text())))
+    assert len(values) <= 100
+    for key, value in values:
+        assert not re.search(r"https?://|^[0-9a-f]{32,64}$", str(value)), key
+    data = load_section("data", path=ROOT / "params.yaml")
+    assert data.gtzan.sha256 and data.fma.small.sha1 and data.artists.gtzan_index.urls
+    assert load_section("split", path=ROOT / "params.yaml").fault_filtered.base_urls
+
+
+def test_set_params_adds_a_key_whose_default_is_in_the_code(tmp_path):
+    from musicgenre.config import set_params
+
+    path = tmp_path / "params.yaml"
+    shutil.copy(ROOT / "params.yaml", path)
+    set_params(["data.download.timeout_s=5", "train.device=cpu"], path)
+    assert load_section("data", path=path).download.timeout_s == 5
+    assert load_section("train", path=path).device == "cpu"

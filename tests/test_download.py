@@ -9,14 +9,15 @@ import pytest
 import soundfile as sf
 
 from musicgenre.core.errors import MusicGenreError
-from musicgenre.data.config import DataConfig
+from musicgenre.data.config import ArtistsConfig, DataConfig
 from musicgenre.data.download import build_raw
 from musicgenre.data.synthetic import RECIPES, render_track
 from musicgenre.data.validate import scan_folder
 
 
 def folder_cfg(path) -> DataConfig:
-    return DataConfig(source="folder", path=str(path))
+    # no Sturm index (no internet here): these tests are about the audio, not the artists
+    return DataConfig(source="folder", path=str(path), artists=ArtistsConfig(gtzan_index=None))
 
 
 def test_gtzan_layout_directory(real_genres_dir, tmp_path):

@@ -153,6 +153,7 @@ def test_gtzan_source_end_to_end_over_http(http_server, tmp_path, gtzan_like_arc
                            bytes=len(gtzan_like_archive))
     cfg.download.cache_dir = str(tmp_path / "cache")
     cfg.download.backoff_s = 0.01
+    cfg.artists.gtzan_index = None  # no internet here for Sturm's index; no artists needed
     provenance = build_raw(cfg, [], 0, tmp_path / "raw", progress=False)
     expected = sorted(p.relative_to(synthetic_genres_dir).as_posix()
                       for p in synthetic_genres_dir.glob("*/*.wav"))

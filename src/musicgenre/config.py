@@ -137,7 +137,9 @@ def set_params(assignments: list[str], path: str | Path = "params.yaml") -> dict
         *parents, leaf = key.split(".")
         node = doc
         for i, part in enumerate(parents):
-            node = node.get(part) if isinstance(node, dict) else None
+            if i and part not in node:  # a key with its default in the code, added here
+                node[part] = CommentedMap()
+            node = node.get(part)
             if not isinstance(node, dict):
                 raise ConfigError(f"{'.'.join(parents[:i + 1])}: not a section of {path}")
         if isinstance(value, list | dict):  # a flow list stays a flow list

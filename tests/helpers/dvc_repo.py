@@ -41,8 +41,8 @@ def set_dotted(params: dict, changes: dict[str, object]) -> dict:
     for dotted, value in changes.items():
         node = params
         *parents, leaf = dotted.split(".")
-        for key in parents:
-            node = node[key]
+        for key in parents:  # a section with its defaults in the code may be absent
+            node = node.setdefault(key, {})
         node[leaf] = value
     return params
 

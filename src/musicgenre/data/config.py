@@ -5,38 +5,19 @@ The schema (musicgenre.config) assembles these with the other packages' sections
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Literal
 
 from musicgenre.core.errors import ConfigError
 from musicgenre.core.parsing import is_hex, positive
+from musicgenre.data import sources
+from musicgenre.data.sources import RemoteFile  # noqa: F401 - the params' file type
 
 
-@dataclass
-class RemoteFile:
-    """A file fetched from the first working mirror and verified before use."""
-
-    urls: list[str]
-    filename: str
-    sha256: str | None = None
-    sha1: str | None = None  # where the publisher gives only SHA-1 (FMA)
-    md5: str | None = None
-    bytes: int | None = None
-
-    def check(self, key: str) -> None:
-        if not self.urls:
-            raise ConfigError(f"{key}.urls: give at least one URL")
-        if not (self.sha256 or self.sha1 or self.md5):
-            raise ConfigError(f"{key}: give sha256, sha1 or md5 so the download can be verified")
-        for name, n in (("sha256", 64), ("sha1", 40), ("md5", 32)):
-            value = getattr(self, name)
-            if value is not None and (len(value) != n or not is_hex(value)):
-                raise ConfigError(f"{key}.{name}: expected {n} hex digits, got {value!r}")
-
-    def checks(self) -> dict:
-        """The keyword arguments `fetch.verify` and `fetch.fetch` check a copy with."""
-        return {"sha256": self.sha256, "sha1": self.sha1, "md5": self.md5,
-                "expected_bytes": self.bytes}
+def _registry(entry):
+    """A field default: a fresh copy of the source registry's entry (data/sources.py)."""
+    return field(default_factory=lambda: copy.deepcopy(entry))
 
 
 @dataclass
@@ -76,16 +57,13 @@ class DownloadConfig:
 class ArtistsConfig:
     """Where the artist of each track comes from (artist-grouped splits need it)."""
 
-    gtzan_index: RemoteFile | None = None  # Sturm's index, for tracks with GTZAN names
+    gtzan_index: RemoteFile | None = _registry(sources.GTZAN_INDEX)  # Sturm's index, for
+    # tracks with GTZAN names; null: use no index
     tags: bool = True  # read the artist tag of the user's own files
 
     def check(self, key: str) -> None:
         if self.gtzan_index is not None:
             self.gtzan_index.check(f"{key}.gtzan_index")
-
-
-def _no_file() -> RemoteFile:
-    return RemoteFile(urls=[], filename="")
 
 
 @dataclass
@@ -94,10 +72,10 @@ class FmaConfig:
     one audio archive per subset, as the FMA project publishes them (SHA-1 checked)."""
 
     subset: Literal["small", "medium", "large"] = "small"
-    metadata: RemoteFile = field(default_factory=_no_file)
-    small: RemoteFile = field(default_factory=_no_file)
-    medium: RemoteFile = field(default_factory=_no_file)
-    large: RemoteFile = field(default_factory=_no_file)
+    metadata: RemoteFile = _registry(sources.FMA_METADATA)
+    small: RemoteFile = _registry(sources.FMA_AUDIO["small"])
+    medium: RemoteFile = _registry(sources.FMA_AUDIO["medium"])
+    large: RemoteFile = _registry(sources.FMA_AUDIO["large"])
 
     @property
     def audio(self) -> RemoteFile:
@@ -112,8 +90,9 @@ class FmaConfig:
 class DataConfig:
     source: Literal["gtzan", "gtzan-mini", "fma", "folder", "synthetic"] = "gtzan"
     path: str | None = None
-    gtzan: RemoteFile = field(default_factory=_no_file)
-    gtzan_mini: RemoteFile = field(default_factory=_no_file)
+    # where each source comes from (data/sources.py); an entry here replaces the registry's
+    gtzan: RemoteFile = _registry(sources.GTZAN)
+    gtzan_mini: RemoteFile = _registry(sources.GTZAN_MINI)
     fma: FmaConfig = field(default_factory=FmaConfig)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     download: DownloadConfig = field(default_factory=DownloadConfig)
@@ -163,8 +142,8 @@ class ValidateConfig:
 
 @dataclass
 class FaultFilteredConfig:
-    base_urls: list[str] = field(default_factory=list)
-    sha256: dict[str, str] = field(default_factory=dict)
+    base_urls: list[str] = _registry(sources.FAULT_FILTERED_BASE_URLS)
+    sha256: dict[str, str] = _registry(sources.FAULT_FILTERED_SHA256)
 
     def check(self, key: str) -> None:
         expected = {"train_filtered.txt", "valid_filtered.txt", "test_filtered.txt"}
