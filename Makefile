@@ -9,7 +9,7 @@ export GX_ANALYTICS_ENABLED := false
 # make repro SOURCE=synthetic runs the pipeline offline on generated audio.
 SOURCE ?=
 
-.PHONY: setup repro dvc test test-fast coverage lint bench crossval ablation pr-report clean
+.PHONY: setup repro experiments dvc test test-fast coverage lint bench crossval ablation pr-report clean
 
 setup: $(VENV)/.installed
 
@@ -31,6 +31,10 @@ else
 	$(BIN)/musicgenre set-params data.source=$(SOURCE)
 	$(BIN)/dvc exp run
 endif
+
+# Every experiment's test accuracy per model and the params it changed, one row each.
+experiments: setup
+	$(BIN)/musicgenre experiments
 
 # Any DVC command, with the venv first on PATH as the stages need:
 #   make dvc ARGS="exp run -S model=rnn"

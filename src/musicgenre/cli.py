@@ -176,6 +176,18 @@ def pr_report_command(
     typer.echo(text)
 
 
+@app.command()
+def experiments() -> None:
+    """One row per DVC experiment: every model's test accuracy, the headline model and the
+    params that differ from the baseline commit (what `dvc exp show` cuts short)."""
+    from musicgenre.evaluation.experiments import experiments_table, read_experiments
+
+    try:
+        typer.echo(experiments_table(read_experiments()))
+    except MusicGenreError as exc:
+        _fail(exc)
+
+
 @app.command("set-params")
 def set_params_command(
     assignments: list[str] = typer.Argument(..., help="key.path=value, e.g. "
