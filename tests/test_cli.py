@@ -175,3 +175,69 @@ def test_evaluate_on_a_labelled_folder(quick_models, real_genres_dir, tmp_path):
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[0].startswith(f"error: {data / 'metal/broken.wav'}")
     assert "accuracy" in proc.stdout and "confusion matrix" in proc.stdout
+
+
+def test_predict_formats_and_output_file(quick_models, audio_files, tmp_path):
+    """--format table|json|jsonl|csv to stdout or -o FILE: the same results in each."""
+    import csv
+    import io
+
+    args = [audio_files / "real.wav", audio_files / "notes.txt", "--model",
+            quick_models / "baseline", "--top", "2"]
+    as_json = json.loads(predict(*args, "--format", "json", cwd=tmp_path).stdout)
+    results = as_json["results"]
+    assert [("error" in r) for r in results] == [False, True]
+    jsonl = predict(*args, "-f", "jsonl", cwd=tmp_path)
+    assert jsonl.returncode == 1  # a file could not be used
+    assert [json.loads(line) for line in jsonl.stdout.strip().splitlines()] == [
+        {"model": as_json["model"], **r} for r in results]
+    rows = list(csv.DictReader(io.StringIO(predict(*args, "-f", "csv", cwd=tmp_path).stdout)))
+    assert list(rows[0]) == ["path", "genre", "genre_1", "probability_1", "genre_2",
+                             "probability_2", "error"]
+    assert rows[0]["genre_1"] == results[0]["top"][0]["genre"]
+    assert float(rows[0]["probability_2"]) == results[0]["top"][1]["probability"]
+    assert rows[1]["error"] == results[1]["error"] and rows[1]["genre_1"] == ""
+    written = predict(*args, "--format", "json", "-o", tmp_path / "out.json", cwd=tmp_path)
+    assert written.stdout == "" and json.loads((tmp_path / "out.json").read_text()) == as_json
+
+
+def test_file_names_cannot_forge_output_lines(quick_models, audio_files, tmp_path):
+    forged = tmp_path / "song.wav\nrock.00000.wav: metal 1.00"
+    shutil.copy(audio_files / "real.wav", forged)
+    proc = predict(forged, "--model", quick_models / "baseline", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(json.dumps(str(forged)) + ": ")
+
+
+def test_a_missing_path_fails_before_any_model_loads(tmp_path):
+    """The path is checked first: the (also missing) model is never reached, and torch is
+    never imported."""
+    code = ("import sys\nfrom musicgenre.cli import app\n"
+            "try:\n    app(['predict', sys.argv[1], '--model', sys.argv[2]])\n"
+            "except SystemExit as e:\n    print('exit', e.code, 'torch' in sys.modules)\n")
+    proc = run([sys.executable, "-c", code, str(tmp_path / "nope.wav"), str(tmp_path / "none")],
+               tmp_path, check=False)
+    assert proc.stdout.strip() == "exit 1 False"
+    assert proc.stderr.strip() == f"error: {tmp_path / 'nope.wav'}: no such file or directory"
+    proc = invoke("evaluate", "--data", tmp_path / "gone", "--model", tmp_path / "none",
+                  cwd=tmp_path)
+    assert proc.returncode == 1 and "gone: no such file or directory" in proc.stderr
+
+
+def test_version_module_entry_and_help_choices(tmp_path):
+    from importlib.metadata import version
+
+    proc = run([sys.executable, "-m", "musicgenre", "--version"], tmp_path)
+    assert proc.stdout.strip() == f"musicgenre {version('musicgenre')}"
+    import os
+    import subprocess
+
+    helped = subprocess.run([sys.executable, "-m", "musicgenre", "predict", "--help"],
+                            cwd=tmp_path, env={**os.environ, "COLUMNS": "100"},
+                            capture_output=True, text=True, check=True).stdout
+    assert "table|json|jsonl|csv" in helped and "auto|cpu|cuda|mps" in helped
+    # paragraphs reflow to the terminal's width instead of keeping the source's line breaks
+    assert "A file that is unlike the model's music" in " ".join(helped.split())
+    assert not any(line.rstrip().endswith("A file that is unlike the") for line in
+                   helped.splitlines())

@@ -7,19 +7,45 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
 import typer
 
 from musicgenre.core.errors import MusicGenreError
+from musicgenre.inference.formats import OutputFormat
+
+
+class GroupBy(StrEnum):
+    artist = "artist"
+    track = "track"
+
+
+class Device(StrEnum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+    mps = "mps"
 
 app = typer.Typer(help="Music genre classification: predict, evaluate, cross-validate.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  rich_markup_mode="markdown")  # markdown: help paragraphs reflow to the terminal
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"musicgenre {version('musicgenre')}")
+        raise typer.Exit()
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    _version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
+                                  help="Print the version and exit."),
+) -> None:
     """Music genre classification: predict, evaluate, cross-validate."""
     from musicgenre.core.process import restore_interrupts, tune_allocator
 
@@ -43,9 +69,8 @@ def _default_model() -> Path:
 
 
 ModelOption = typer.Option(None, "--model", "-m",
-                           help="Trained model directory (default: models/<model in params.yaml>).")
-DeviceOption = typer.Option("auto", "--device",
-                            help="Where the networks run: auto | cpu | cuda | mps.")
+                           help="Trained model directory (default: models/MODEL, MODEL as in params.yaml).")
+DeviceOption = typer.Option(Device.auto, "--device", help="Where the networks run.")
 WorkersOption = typer.Option(0, "--workers", min=0,
                              help="CPU processes decoding and classifying files (0: one per "
                              "core).")
@@ -56,8 +81,12 @@ def predict(
     paths: list[Path] = typer.Argument(..., help="Audio files or folders (wav au flac ogg mp3)."),
     model: Path = ModelOption,
     top: int = typer.Option(3, min=1, help="How many genres to show per file."),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
-    device: str = DeviceOption,
+    output_format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f",
+                                               help="How to write the results."),
+    as_json: bool = typer.Option(False, "--json", help="The same as --format json."),
+    out: Path = typer.Option(None, "--output", "-o",
+                             help="Write the results to this file (default: stdout)."),
+    device: Device = DeviceOption,
     workers: int = WorkersOption,
 ) -> None:
     """Classify audio files: the top genres with their probabilities.
@@ -68,49 +97,62 @@ def predict(
     that cannot be used gets one error line, the others are still classified, and the exit
     code is 1.
     """
+    fmt = OutputFormat.json if as_json else output_format
+    _require_paths(paths)  # before anything slow is imported or loaded
+    from musicgenre.core.atomic import write_text_atomic
     from musicgenre.core.devices import resolve_device
     from musicgenre.inference.checkpoint import load_classifier
     from musicgenre.inference.classifier import UNKNOWN
+    from musicgenre.inference.formats import format_predictions, shown_name
     from musicgenre.inference.predict import classify_files, expand_paths
 
     try:
         model = model or _default_model()
         classifier = load_classifier(model)  # fail early, and the genre names
-        resolve_device(device)
+        resolve_device(device.value)
     except MusicGenreError as exc:
         _fail(exc)
     results, failed = [], 0
-    for path, prediction, error in classify_files(model, expand_paths(paths), workers, device,
-                                                  progress=False):
+    for path, prediction, error in classify_files(model, expand_paths(paths), workers,
+                                                  device.value, progress=False):
         if error:
             failed += 1
             results.append({"path": path, "error": error})
-            if not as_json:
-                typer.echo(f"error: {error}", err=True)
+            if fmt == OutputFormat.table:
+                typer.echo(f"error: {shown_name(error)}", err=True)
             continue
-        proba, genre = prediction.proba, prediction.label
-        order = np.argsort(-proba)[:top]
+        proba = prediction.proba
         ranked = [{"genre": classifier.genres[i], "probability": round(float(proba[i]), 4)}
-                  for i in order]
-        results.append({"path": path, "genre": genre, "top": ranked})
-        if not as_json:
-            shown = ", ".join(f"{r['genre']} {r['probability']:.2f}" for r in ranked)
-            typer.echo(f"{path}: {genre} ({shown})" if genre == UNKNOWN
-                       else f"{path}: {shown}")
+                  for i in np.argsort(-proba)[:top]]
+        results.append({"path": path, "genre": prediction.label, "top": ranked})
     if not results:
         _fail(MusicGenreError("no audio files found in the given paths"))
-    if as_json:
-        typer.echo(json.dumps({"model": classifier.name, "results": results}, indent=2))
+    text = format_predictions(results, classifier.name, fmt, UNKNOWN)
+    if out is None:
+        if text:
+            typer.echo(text)
+    else:
+        write_text_atomic(out, text + "\n")
     if failed:
+        raise typer.Exit(code=1)
+
+
+def _require_paths(paths: list[Path]) -> None:
+    """Every path given must exist: say so at once, before any model loads."""
+    missing = [p for p in paths if not p.exists() and not p.is_symlink()]
+    for path in missing:
+        typer.echo(f"error: {path}: no such file or directory", err=True)
+    if missing:
         raise typer.Exit(code=1)
 
 
 @app.command()
 def evaluate(
-    data: Path = typer.Option(..., help="Labelled folder: <genre>/<audio file>."),
+    data: Path = typer.Option(..., help="Labelled folder: GENRE/FILE audio, one folder per genre."),
     model: Path = ModelOption,
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
-    device: str = DeviceOption,
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output, with each "
+                                 "file's prediction."),
+    device: Device = DeviceOption,
     workers: int = WorkersOption,
 ) -> None:
     """Score a trained model on any labelled folder (a cross-dataset check).
@@ -124,11 +166,12 @@ def evaluate(
     def say(kind: str, line: str) -> None:
         typer.echo(f"{kind}: {line}", err=True)
 
+    _require_paths([data])
     try:
         model = model or _default_model()
-        resolve_device(device)
-        metrics = evaluate_folder(model, data, workers, device, progress=sys.stderr.isatty(),
-                                  report=say)
+        resolve_device(device.value)
+        metrics = evaluate_folder(model, data, workers, device.value,
+                                  progress=sys.stderr.isatty(), report=say)
     except MusicGenreError as exc:
         _fail(exc)
     if as_json:
@@ -209,7 +252,7 @@ def set_params_command(
 
 @app.command()
 def crossval(
-    data: list[Path] = typer.Option(..., help="Labelled <genre>/<file> audio folder; repeat "
+    data: list[Path] = typer.Option(..., help="Labelled GENRE/FILE audio folder; repeat "
                                     "the option to pool several."),
     models: str = typer.Option(None, help="Comma-separated models to score (default: models "
                                "in the parameters file)."),
@@ -227,8 +270,9 @@ def crossval(
     figures: Path = typer.Option(None, help="Write PNG figures (excerpt lengths, robustness) "
                                  "into this folder."),
     folds: int = typer.Option(5, min=2, help="Number of folds."),
-    group_by: str = typer.Option(None, help="artist | track (default: split.group_by in the "
-                                 "parameters file)."),
+    group_by: GroupBy = typer.Option(None, help="Keep each artist (or only each track) in "
+                                     "one fold (default: split.group_by in the parameters "
+                                     "file)."),
     artist_index: Path = typer.Option(None, help="A local copy of Sturm's GTZANindex.txt "
                                       "(checked against data.artists.gtzan_index.sha256) "
                                       "instead of downloading it."),
@@ -239,10 +283,8 @@ def crossval(
                                "training folds."),
 ) -> None:
     """K-fold cross-validation by artist (or track): mean and spread of track-level test
-    accuracy, Wilson intervals, paired model comparisons.
-
-    Why this long: one option per protocol choice, each passed straight to CrossvalSettings.
-    """
+    accuracy, Wilson intervals, paired model comparisons."""
+    # (one option per protocol choice, each passed straight to CrossvalSettings)
     from musicgenre.config import load_params, load_section
     from musicgenre.evaluation.crossval import (
         CrossvalSettings,
@@ -257,9 +299,7 @@ def crossval(
         sections = ["seed", "genres", "data", "split", "features", "augment", "train",
                     "robustness", *names]
         loaded = load_params(*dict.fromkeys(sections), path=params)
-        group_by = group_by or loaded["split"].group_by
-        if group_by not in ("artist", "track"):
-            raise MusicGenreError(f"--group-by: must be artist or track, got {group_by!r}")
+        group_by = group_by.value if group_by else loaded["split"].group_by
         settings = CrossvalSettings(folds=folds, refit=refit, group_by=group_by,
                                     local_index=artist_index, partial_out=out,
                                     seeds=_number_list("--seeds", seeds, int),

@@ -108,7 +108,7 @@ def evaluate_folder(model_path: Path, data: Path, workers: int = 0, device: str 
         errors.append(f"{path}: genre folder '{genre}' is not one the model knows "
                       f"({', '.join(classifier.genres)})")
         report("error", errors[-1])
-    truth, probas, known = [], [], []
+    truth, probas, known, per_file = [], [], [], []
     for path, prediction, error in classify_files(model_path, known_files, workers, device,
                                                   progress):
         if error:
@@ -118,12 +118,17 @@ def evaluate_folder(model_path: Path, data: Path, workers: int = 0, device: str 
         truth.append(classifier.genres.index(slug(Path(path).parent.name)))
         probas.append(prediction.proba)
         known.append(prediction.label != UNKNOWN)
+        best = int(np.argmax(prediction.proba))
+        per_file.append({"path": str(path), "true_genre": classifier.genres[truth[-1]],
+                         "predicted_genre": classifier.genres[best],
+                         "probability": round(float(prediction.proba[best]), 4),
+                         "label": prediction.label})  # the genre, or unknown
     truth = np.array(truth, dtype=int)
     probas = np.array(probas).reshape(len(truth), len(classifier.genres))
     return {"model": classifier.name, "data": str(data),
             **classification_metrics(truth, probas.argmax(axis=1), classifier.genres),
             **unknown_rates(classifier, probas, truth, np.array(known, dtype=bool)),
-            "errors": errors, "skipped": skipped}
+            "predictions": per_file, "errors": errors, "skipped": skipped}
 
 
 def unknown_rates(classifier: Classifier, proba: np.ndarray, truth: np.ndarray,
