@@ -12,9 +12,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reports", type=Path, required=True)
     parser.add_argument("--source", type=Path, required=True, help="data/raw/source.json")
+    parser.add_argument("--manifest", type=Path, required=True,
+                        help="data/interim/manifest.csv (digested into the provenance)")
+    parser.add_argument("--params", type=Path, required=True,
+                        help="params.yaml (digested into the provenance)")
     args = parser.parse_args()
-    params = load_params("model", "models")
-    metrics = build_report(params["model"], params["models"], args.reports, args.source)
+    params = load_params("model", "models", path=args.params)
+    metrics = build_report(params["model"], params["models"], args.reports, args.source,
+                           args.params, args.manifest)
     print(f"report: {args.reports / 'report.md'} (headline {metrics['model']}: accuracy "
           f"{metrics['accuracy']})")
 

@@ -8,8 +8,10 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from helpers.paths import ROOT
 from musicgenre.core.atomic import write_json
 from musicgenre.data.config import SplitConfig
 from musicgenre.data.split import split_protocol
@@ -43,6 +45,7 @@ def built_reports(quick_models, quick_features, quick_split, tmp_path_factory):
         "n_files": 31, "n_kept": 30, "policy": "drop", "duplicate_groups": [],
         "bad_files": [{"path": "genres/rock/bad.wav", "problems": ["unreadable"]}]})
     write_json(tmp_path / "source.json", {"source": "synthetic", "n_tracks": 30})
+    manifest.to_csv(tmp_path / "manifest.csv", index=False)
     return out
 
 
@@ -50,11 +53,13 @@ def built_reports(quick_models, quick_features, quick_split, tmp_path_factory):
 def reports(built_reports, tmp_path):
     """A fresh copy of the built reports/ (with source.json beside it) for each test."""
     shutil.copy(built_reports.parent / "source.json", tmp_path / "source.json")
+    shutil.copy(built_reports.parent / "manifest.csv", tmp_path / "manifest.csv")
     return Path(shutil.copytree(built_reports, tmp_path / "reports"))
 
 
 def test_report_shows_the_pipeline_numbers(reports):
-    metrics = build_report("cnn", MODELS, reports, reports.parent / "source.json")
+    metrics = build_report("cnn", MODELS, reports, reports.parent / "source.json",
+                           ROOT / "params.yaml", reports.parent / "manifest.csv")
     evaluated = {name: json.loads((reports / "eval" / name / "metrics.json").read_text())
                  for name in MODELS}
     headline = {"model": "cnn", **{k: evaluated["cnn"][k] for k in HEADLINE_KEYS}}
@@ -79,7 +84,8 @@ def test_report_shows_the_pipeline_numbers(reports):
     for row in robustness["conditions"]:
         assert f"| {row['condition']} | {100 * row['accuracy']:.1f}% |" in text
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
-    assert len(images) == 2 + len(MODELS) + 2  # accuracy, per-genre, confusions, loss, robustness
+    # accuracy, per-genre, confusions (counts and shares), reliability, loss, robustness
+    assert len(images) == 2 + len(MODELS) + 3
     for image in images:
         assert (reports / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -108,3 +114,40 @@ def test_a_missing_input_is_one_clear_error(reports):
     (reports / "robustness.json").unlink()
     with pytest.raises(MusicGenreError, match="robustness.json: missing; run the stages"):
         build_report("cnn", MODELS, reports, reports.parent / "source.json")
+
+
+def test_report_explains_its_errors(reports):
+    """Top-2 accuracy, every test track the headline model got wrong, per-genre scores of
+    every model, a paired test against the headline model, and what produced it."""
+    import hashlib
+
+    from musicgenre.core.metrics import mcnemar_exact
+
+    build_report("cnn", MODELS, reports, reports.parent / "source.json", ROOT / "params.yaml",
+                 reports.parent / "manifest.csv")
+    text = (reports / "report.md").read_text()
+    predictions = {m: pd.read_csv(reports / "eval" / m / "predictions.csv") for m in MODELS}
+    head = predictions["cnn"]
+    wrong = head[head["true"] != head["predicted"]]
+    section = text.split("## Test tracks cnn got wrong")[1].split("\n## ")[0]
+    assert len([line for line in section.splitlines() if line.startswith("| ")]) == \
+        len(wrong) + 1  # the header row
+    for row in wrong.itertuples():
+        p = getattr(row, f"p_{row.predicted_genre}")
+        assert f"| {row.track_id} | {row.true_genre} | {row.predicted_genre} | {p:.2f} |" in text
+    right = {m: (f["true"] == f["predicted"]).to_numpy() for m, f in predictions.items()}
+    only_head = int((right["cnn"] & ~right["baseline"]).sum())
+    only_base = int((right["baseline"] & ~right["cnn"]).sum())
+    assert (f"| baseline | {len(head)} | {only_head} | {only_base} | "
+            f"{mcnemar_exact(only_head, only_base):.3f} |") in text
+    evaluation = json.loads((reports / "eval/baseline/evaluation.json").read_text())
+    blues = evaluation["per_genre"]["blues"]
+    assert f"{blues['precision']:.2f} / {blues['recall']:.2f} / {blues['f1']:.2f}" in text
+    metrics = json.loads((reports / "eval/cnn/metrics.json").read_text())
+    assert 0 <= metrics["accuracy"] <= metrics["top2_accuracy"] <= 1
+    provenance = json.loads((reports / "provenance.json").read_text())
+    assert provenance["params_sha256"] == hashlib.sha256(
+        (ROOT / "params.yaml").read_bytes()).hexdigest()
+    assert len(provenance["data_sha256"]) == 64 and provenance["packages"]["torch"]
+    assert f"params.yaml sha256: `{provenance['params_sha256']}`" in text
+    assert "## Calibration: cnn" in text and (reports / "figures/reliability.png").exists()

@@ -69,7 +69,8 @@ def _default_model() -> Path:
 
 
 ModelOption = typer.Option(None, "--model", "-m",
-                           help="Trained model directory (default: models/MODEL, MODEL as in params.yaml).")
+                           help="Trained model directory (default: models/MODEL, MODEL as "
+                           "in params.yaml).")
 DeviceOption = typer.Option(Device.auto, "--device", help="Where the networks run.")
 WorkersOption = typer.Option(0, "--workers", min=0,
                              help="CPU processes decoding and classifying files (0: one per "

@@ -13,6 +13,7 @@ import yaml
 from helpers.paths import ROOT
 
 PROJECT_FILES = ["dvc.yaml", "params.yaml", ".dvcignore", "stages", "src", ".dvc/config",
+                 ".dvc/plots",
                  ".dvc/.gitignore", ".gitignore"]
 
 

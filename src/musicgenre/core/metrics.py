@@ -85,19 +85,11 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray,
 def expected_calibration_error(proba: np.ndarray, labels: np.ndarray,
                                bins: int = ECE_BINS) -> float | None:
     """Mean |accuracy - confidence| over equal-width confidence bins, weighted by tracks."""
-    proba = np.asarray(proba, dtype=np.float64)
-    labels = np.asarray(labels, dtype=int)
-    if len(labels) == 0:
+    table = reliability_table(proba, labels, bins)
+    if table.empty:
         return None
-    confidence = proba.max(axis=1)
-    right = proba.argmax(axis=1) == labels
-    which = np.minimum((confidence * bins).astype(int), bins - 1)
-    ece = 0.0
-    for b in range(bins):
-        mask = which == b
-        if mask.any():
-            ece += mask.mean() * abs(right[mask].mean() - confidence[mask].mean())
-    return float(ece)
+    weights = table["tracks"] / table["tracks"].sum()
+    return float((weights * (table["accuracy"] - table["confidence"]).abs()).sum())
 
 
 def most_confused(metrics: dict, genres: list[str], top: int = 5) -> list[dict]:
@@ -106,3 +98,39 @@ def most_confused(metrics: dict, genres: list[str], top: int = 5) -> list[dict]:
     pairs = [{"true": genres[i], "predicted": genres[j], "tracks": int(cm[i, j])}
              for i in range(len(genres)) for j in range(len(genres)) if i != j and cm[i, j]]
     return sorted(pairs, key=lambda p: (-p["tracks"], p["true"], p["predicted"]))[:top]
+
+
+def mcnemar_exact(only_a: int, only_b: int) -> float:
+    """Exact McNemar p-value of two classifiers on the same items: a two-sided binomial test
+    on the discordant items (`only_a`: items only the first gets right); 1.0 with none."""
+    from scipy.stats import binomtest
+
+    return float(binomtest(only_a, only_a + only_b).pvalue) if only_a + only_b else 1.0
+
+
+def top_k_accuracy(proba: np.ndarray, truth: np.ndarray, k: int = 2) -> float | None:
+    """Share of items whose true class is among the k most probable (None with no items)."""
+    proba, truth = np.asarray(proba), np.asarray(truth, dtype=int)
+    if len(truth) == 0:
+        return None
+    top = np.argsort(-proba, axis=1)[:, :k]
+    return float((top == truth[:, None]).any(axis=1).mean())
+
+
+def reliability_table(proba: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS):
+    """Per equal-width confidence bin with tracks in it: the bin's edges, its tracks' mean top
+    probability and their accuracy (a reliability diagram's points; ECE is their weighted
+    gap)."""
+    import pandas as pd
+
+    proba, labels = np.asarray(proba, dtype=np.float64), np.asarray(labels, dtype=int)
+    columns = ["bin_low", "bin_high", "confidence", "accuracy", "tracks"]
+    if len(labels) == 0:
+        return pd.DataFrame(columns=columns)
+    confidence, right = proba.max(axis=1), proba.argmax(axis=1) == labels
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    rows = [(edges[b], edges[b + 1], float(confidence[which == b].mean()),
+             float(right[which == b].mean()), int((which == b).sum()))
+            for b in range(bins) if (which == b).any()]
+    return pd.DataFrame(rows, columns=columns)

@@ -440,7 +440,7 @@ def paired_comparison(scored: pd.DataFrame) -> list[dict]:
     """Every pair of models on the same test tracks: how many tracks only one of them gets
     right, and the exact McNemar p-value (two-sided binomial test on those discordant tracks).
     Comparing against a figure measured on other tracks is not a comparison."""
-    from scipy.stats import binomtest
+    from musicgenre.core.metrics import mcnemar_exact
 
     right = scored.pivot_table(index="track_id", columns="model", values="right",
                                aggfunc="first")
@@ -451,10 +451,9 @@ def paired_comparison(scored: pd.DataFrame) -> list[dict]:
             both = right[[a, b]].dropna().astype(bool)
             only_a = int((both[a] & ~both[b]).sum())
             only_b = int((both[b] & ~both[a]).sum())
-            discordant = only_a + only_b
-            p = binomtest(only_a, discordant).pvalue if discordant else 1.0
             pairs.append({"a": a, "b": b, "tracks": int(len(both)), "only_a_right": only_a,
-                          "only_b_right": only_b, "mcnemar_exact_p": float(p)})
+                          "only_b_right": only_b,
+                          "mcnemar_exact_p": mcnemar_exact(only_a, only_b)})
     return pairs
 
 

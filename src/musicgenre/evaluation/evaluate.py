@@ -20,6 +20,8 @@ from musicgenre.core.errors import MusicGenreError
 from musicgenre.core.metrics import (
     classification_metrics,
     expected_calibration_error,
+    reliability_table,
+    top_k_accuracy,
 )
 from musicgenre.features.store import load_split
 from musicgenre.inference.checkpoint import load_classifier
@@ -38,6 +40,7 @@ def evaluate_classifier(classifier: Classifier, x: np.ndarray, index: pd.DataFra
     proba = tracks[[f"p_{g}" for g in classifier.genres]].to_numpy()
     metrics["temperature"] = classifier.temperature
     metrics["ece"] = expected_calibration_error(proba, tracks["true"].to_numpy())
+    metrics["top2_accuracy"] = top_k_accuracy(proba, tracks["true"].to_numpy(), 2)
     metrics.update(unknown_rates(classifier, proba, tracks["true"].to_numpy()))
     if len(index):
         seg = classification_metrics(index["label"], segment_lp.argmax(axis=1),
@@ -51,7 +54,8 @@ def evaluate_classifier(classifier: Classifier, x: np.ndarray, index: pd.DataFra
 # The numbers a DVC user compares between experiments: each model's `metrics.json` (a DVC
 # metric at a stable path) holds these only, so `dvc exp show` and `dvc metrics diff` get a
 # few columns per model; per-genre scores and the confusion matrix are in `evaluation.json`.
-METRIC_KEYS = ("accuracy", "accuracy_ci95_low", "accuracy_ci95_high", "balanced_accuracy",
+METRIC_KEYS = ("accuracy", "accuracy_ci95_low", "accuracy_ci95_high", "top2_accuracy",
+               "balanced_accuracy",
                "macro_f1", "macro_precision", "macro_recall", "segment_accuracy",
                "segment_macro_f1", "ece", "unknown_rate", "accuracy_with_unknown", "n_tracks")
 
@@ -72,6 +76,18 @@ def evaluate_split(model_dir: Path, features_dir: Path, out_dir: Path,
     metrics, predictions = evaluate_classifier(classifier, x, index)
     write_json(Path(out_dir) / "evaluation.json", metrics)
     write_json(Path(out_dir) / "metrics.json", compact_metrics(metrics))
+    # the data of the DVC plots (dvc.yaml): recall per genre, reliability diagram
+    per_genre = pd.DataFrame([{"genre": g, **{k: v[k] for k in ("precision", "recall", "f1",
+                                                                  "support")}}
+                              for g, v in metrics["per_genre"].items()])
+    columns = [f"p_{g}" for g in classifier.genres]
+    proba = (predictions[columns].to_numpy() if len(predictions)
+             else np.zeros((0, len(columns))))  # no test split
+    truth = predictions["true"].to_numpy() if len(predictions) else np.zeros(0, dtype=int)
+    for name, table in (("per_genre.csv", per_genre),
+                        ("reliability.csv", reliability_table(proba, truth))):
+        with atomic_path(Path(out_dir) / name) as tmp:
+            table.to_csv(tmp, index=False)
     with atomic_path(Path(out_dir) / "predictions.csv") as tmp:
         predictions.to_csv(tmp, index=False)
     return metrics

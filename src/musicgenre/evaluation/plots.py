@@ -21,21 +21,51 @@ def _save(fig, path: Path) -> Path:
 
 
 def confusion_png(cm: list[list[int]], genres: list[str], title: str, path: Path) -> Path:
+    """Counts (left) and the same rows normalised to the share of each true genre (right):
+    counts show where the tracks are, shares compare genres with unequal test tracks."""
     cm = np.asarray(cm)
+    rows = cm.sum(axis=1, keepdims=True)
+    share = np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
     side = max(5.5, 0.42 * len(genres) + 2.5)  # 16 FMA genres need more room than 10
-    fig, ax = plt.subplots(figsize=(side + 1.0, side))
-    im = ax.imshow(cm, cmap="Blues")
-    ax.set_xticks(range(len(genres)), genres, rotation=45, ha="right")
-    ax.set_yticks(range(len(genres)), genres)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
+    fig, axes = plt.subplots(1, 2, figsize=(2 * side + 1.5, side))
+    for ax, values, label, fmt in ((axes[0], cm, "tracks", "{:d}"),
+                                   (axes[1], share, "share of the true genre", "{:.2f}")):
+        im = ax.imshow(values, cmap="Blues", vmin=0)
+        ax.set_xticks(range(len(genres)), genres, rotation=45, ha="right")
+        ax.set_yticks(range(len(genres)), genres)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(f"{title}: {label}")
+        for i in range(cm.shape[0]):
+            for j in range(cm.shape[1]):
+                if cm[i, j]:
+                    ax.text(j, i, fmt.format(values[i, j]), ha="center", va="center",
+                            color="white" if values[i, j] > values.max() / 2 else "black",
+                            fontsize=7)
+        fig.colorbar(im, ax=ax, fraction=0.046)
+    return _save(fig, path)
+
+
+def reliability_png(table: pd.DataFrame, title: str, path: Path) -> Path:
+    """Reliability diagram from core.metrics.reliability_table: each confidence bin's
+    accuracy as a bar (the number in it: its tracks), its mean confidence as a dot; on the
+    diagonal the probabilities mean what they say."""
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
+    width = table["bin_high"] - table["bin_low"]
+    ax.bar(table["bin_low"], table["accuracy"], width=width, align="edge", edgecolor="black",
+           color="#4C72B0", alpha=0.8, label="accuracy in the bin")
+    ax.plot(table["confidence"], table["accuracy"], "o", color="#DD8452",
+            label="mean top probability")
+    for row in table.itertuples():
+        ax.text(row.bin_low + (row.bin_high - row.bin_low) / 2, 0.02, str(row.tracks),
+                ha="center", fontsize=7, color="white")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("top probability (calibrated)")
+    ax.set_ylabel("accuracy of the tracks in the bin")
     ax.set_title(title)
-    for i in range(cm.shape[0]):
-        for j in range(cm.shape[1]):
-            if cm[i, j]:
-                ax.text(j, i, cm[i, j], ha="center", va="center",
-                        color="white" if cm[i, j] > cm.max() / 2 else "black", fontsize=8)
-    fig.colorbar(im, ax=ax, fraction=0.046)
+    ax.legend(loc="upper left", fontsize=8)
     return _save(fig, path)
 
 

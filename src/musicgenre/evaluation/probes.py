@@ -180,7 +180,7 @@ def _study_summary(pool, right, nested_right, tested, y, seeds, chosen) -> dict:
     per genre.
 
     Why seven parameters: they are nested_study's loop results, handed over as they are."""
-    from scipy.stats import binomtest
+    from musicgenre.core.metrics import mcnemar_exact
 
     table = []
     for c in pool:
@@ -201,8 +201,7 @@ def _study_summary(pool, right, nested_right, tested, y, seeds, chosen) -> dict:
         a, b = right[best][tested], right[other][tested]
         only_a, only_b = int(((a == 1) & (b == 0)).sum()), int(((a == 0) & (b == 1)).sum())
         record["vs_best_only_best_right"], record["vs_best_only_this_right"] = only_a, only_b
-        record["vs_best_mcnemar_p"] = float(binomtest(only_a, only_a + only_b).pvalue
-                                            if only_a + only_b else 1.0)
+        record["vs_best_mcnemar_p"] = mcnemar_exact(only_a, only_b)
     return {"seeds": list(seeds), "candidates": len(pool), "table": table,
             "nested": {**nested, "genre_recall": recall}, "chosen": chosen}
 

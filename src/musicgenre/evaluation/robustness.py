@@ -142,7 +142,7 @@ def condition_table(names: list[str], predicted: np.ndarray, truth: np.ndarray,
                     genres: list[str]) -> pd.DataFrame:
     """One row per condition: accuracy, macro-F1, and against clean on the same tracks the
     tracks only clean got right, only this condition got right, and the exact McNemar p."""
-    from scipy.stats import binomtest
+    from musicgenre.core.metrics import mcnemar_exact
 
     clean = predicted[:, 0] == truth
     rows = []
@@ -153,8 +153,7 @@ def condition_table(names: list[str], predicted: np.ndarray, truth: np.ndarray,
         rows.append({"condition": name, "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
                      "n_tracks": m["n_tracks"], "only_clean_right": lost,
                      "only_condition_right": gained,
-                     "mcnemar_p": float(binomtest(lost, lost + gained).pvalue)
-                     if lost + gained else 1.0})
+                     "mcnemar_p": mcnemar_exact(lost, gained)})
     return pd.DataFrame(rows)
 
 
