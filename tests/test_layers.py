@@ -28,7 +28,7 @@ def layer_of(module: str) -> str | None:
     parts = module.split(".")
     if parts[0] != "musicgenre" or len(parts) < 2:
         return None
-    return parts[1]
+    return "cli" if parts[1] == "__main__" else parts[1]  # `python -m musicgenre`: the CLI
 
 
 def module_name(path: Path, package: Path = PACKAGE) -> str:

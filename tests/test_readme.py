@@ -46,7 +46,8 @@ def test_every_cli_option_readme_shows_exists():
         if not line.startswith(".venv/bin/musicgenre "):
             continue
         command = line.split()[1]
-        help_text = subprocess.run([str(cli), command, "--help"], capture_output=True,
+        asked = ["--help"] if command.startswith("-") else [command, "--help"]  # --version
+        help_text = subprocess.run([str(cli), *asked], capture_output=True,
                                    text=True, env={**os.environ, "COLUMNS": "200"}).stdout
         for option in re.findall(r"(--[a-z][a-z-]*)", line):
             assert option in help_text, f"{line}: `musicgenre {command}` has no {option}"

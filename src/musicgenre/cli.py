@@ -271,9 +271,8 @@ def crossval(
     figures: Path = typer.Option(None, help="Write PNG figures (excerpt lengths, robustness) "
                                  "into this folder."),
     folds: int = typer.Option(5, min=2, help="Number of folds."),
-    group_by: GroupBy = typer.Option(None, help="Keep each artist (or only each track) in "
-                                     "one fold (default: split.group_by in the parameters "
-                                     "file)."),
+    group_by: GroupBy = typer.Option(None, help="Keep each artist (or each track) in one "
+                                     "fold (default: split.group_by in the params)."),
     artist_index: Path = typer.Option(None, help="A local copy of Sturm's GTZANindex.txt "
                                       "(checked against data.artists.gtzan_index.sha256) "
                                       "instead of downloading it."),
@@ -285,7 +284,6 @@ def crossval(
 ) -> None:
     """K-fold cross-validation by artist (or track): mean and spread of track-level test
     accuracy, Wilson intervals, paired model comparisons."""
-    # (one option per protocol choice, each passed straight to CrossvalSettings)
     from musicgenre.config import load_params, load_section
     from musicgenre.evaluation.crossval import (
         CrossvalSettings,

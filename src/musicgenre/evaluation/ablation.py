@@ -61,8 +61,9 @@ def queue_grid(sets: list[str], copies: list[int], jobs: int, repo: Path, tag: s
                     "--set-param", f"models=[{','.join(names)}]",
                     "--set-param", f"model={names[0]}",
                     "--set-param", "features.embedding=null",
-                    "--set-param", f"train.threads={share}",
-                    "--set-param", f"features.workers={share}", cwd=repo)
+                    "--set-param", f"++train.threads={share}",  # ++: add the key (its default
+                    # is in the code) or override it
+                    "--set-param", f"++features.workers={share}", cwd=repo)
             queued.append(name)
     return queued
 
