@@ -142,13 +142,13 @@ def set_params(assignments: list[str], path: str | Path = "params.yaml") -> dict
             node = node.get(part)
             if not isinstance(node, dict):
                 raise ConfigError(f"{'.'.join(parents[:i + 1])}: not a section of {path}")
+        changed[key] = value
         if isinstance(value, list | dict):  # a flow list stays a flow list
             old = node.get(leaf)
             value = (CommentedSeq(value) if isinstance(value, list) else CommentedMap(value))
             if getattr(getattr(old, "fa", None), "flow_style", False):
                 value.fa.set_flow_style()
         node[leaf] = value
-        changed[key] = yaml.safe_load(text)
     buffer = io.StringIO()
     rt.dump(doc, buffer)
     text = buffer.getvalue()

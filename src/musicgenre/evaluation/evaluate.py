@@ -80,12 +80,10 @@ def evaluate_split(model_dir: Path, features_dir: Path, out_dir: Path,
     per_genre = pd.DataFrame([{"genre": g, **{k: v[k] for k in ("precision", "recall", "f1",
                                                                   "support")}}
                               for g, v in metrics["per_genre"].items()])
-    columns = [f"p_{g}" for g in classifier.genres]
-    proba = (predictions[columns].to_numpy() if len(predictions)
-             else np.zeros((0, len(columns))))  # no test split
-    truth = predictions["true"].to_numpy() if len(predictions) else np.zeros(0, dtype=int)
-    for name, table in (("per_genre.csv", per_genre),
-                        ("reliability.csv", reliability_table(proba, truth))):
+    proba = predictions[[f"p_{g}" for g in classifier.genres]].to_numpy()  # (0 rows: no
+    # test split; predict_tracks still gives the columns)
+    reliability = reliability_table(proba, predictions["true"].to_numpy())
+    for name, table in (("per_genre.csv", per_genre), ("reliability.csv", reliability)):
         with atomic_path(Path(out_dir) / name) as tmp:
             table.to_csv(tmp, index=False)
     with atomic_path(Path(out_dir) / "predictions.csv") as tmp:

@@ -162,7 +162,8 @@ def build_report(headline: str, models: list[str], reports: Path, raw_source: Pa
     reports = Path(reports)
     eval_dir, training_dir, figures = reports / "eval", reports / "training", reports / "figures"
     table = comparison_table(models, eval_dir, training_dir)
-    head = _read_json(eval_dir / headline / "evaluation.json")
+    evaluations = {name: _read_json(eval_dir / name / "evaluation.json") for name in models}
+    head = evaluations[headline]
     genres = list(head["per_genre"])
     tested = bool(head["n_tracks"])  # split.test = 0 leaves nothing to score here
 
@@ -180,8 +181,8 @@ def build_report(headline: str, models: list[str], reports: Path, raw_source: Pa
                                                  f"Per-genre precision, recall, F1: {headline}",
                                                  figures / "per_genre_headline.png")
         for name in models:
-            m = _read_json(eval_dir / name / "evaluation.json")
-            figs[f"cm_{name}"] = plots.confusion_png(m["confusion_matrix"], genres,
+            figs[f"cm_{name}"] = plots.confusion_png(evaluations[name]["confusion_matrix"],
+                                                     genres,
                                                      f"{name}: test tracks",
                                                      figures / f"confusion_{name}.png")
         figs["robustness"] = plots.robustness_bars(rob_table, robustness["model"],
@@ -195,12 +196,12 @@ def build_report(headline: str, models: list[str], reports: Path, raw_source: Pa
 
     rel = {k: Path(v).relative_to(reports).as_posix() for k, v in figs.items()}
     inputs = ReportInputs(
-        headline=headline, models=models, metrics=metrics, table=table, head=head,
-        genres=genres, validation=_read_json(reports / "validation" / "summary.json"),
+        headline=headline, models=models, metrics=metrics, table=table, genres=genres,
+        validation=_read_json(reports / "validation" / "summary.json"),
         source=_read_json(raw_source), split_counts=pd.read_csv(reports / "split_counts.csv"),
         protocol=_read_json(reports / "split.json"), robustness=robustness,
         rob_table=rob_table, figs=rel,
-        evaluations={name: _read_json(eval_dir / name / "evaluation.json") for name in models},
+        evaluations=evaluations,
         predictions=({name: read_predictions(eval_dir, name) for name in models} if tested
                      else {}),
         provenance=provenance(params_file, manifest))
@@ -234,7 +235,6 @@ class ReportInputs:
     models: list[str]
     metrics: dict  # the headline model's test metrics (reports/metrics.json)
     table: pd.DataFrame  # one row per model (comparison_table)
-    head: dict  # the headline model's full evaluation
     genres: list[str]
     validation: dict
     source: dict
@@ -246,6 +246,11 @@ class ReportInputs:
     evaluations: dict  # model -> its full evaluation (per-genre scores, confusion matrix)
     predictions: dict  # model -> its per-track test predictions (empty without a test split)
     provenance: dict  # commit, params and data digests, package versions
+
+    @property
+    def head(self) -> dict:
+        """The headline model's full evaluation."""
+        return self.evaluations[self.headline]
 
     @property
     def tested(self) -> bool:
