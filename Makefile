@@ -73,9 +73,8 @@ bench: setup
 # (CV_STUDY; set either to nothing to leave it out). CV_DATA is one or more <genre>/<file>
 # folders, pooled; by default the gtzan-dev, gtzan-extra and gtzan-more-artists folders of
 # your real GTZAN copy, GENRE_REAL_DATA=/path/to/it (its gtzan-ref/GTZANindex.txt, if
-# present, saves downloading Sturm's artist index). Unset, it is a data folder next to the
-# checkout: ../shared/data.
-GENRE_REAL_DATA ?= ../shared/data
+# present, saves downloading Sturm's artist index). Unset, it is data/real in the checkout.
+GENRE_REAL_DATA ?= data/real
 CV_DATA ?= $(wildcard $(addprefix $(GENRE_REAL_DATA)/,gtzan-dev/genres gtzan-extra/genres gtzan-more-artists/genres))
 CV_MODELS ?= transfer,baseline,crnn
 CV_SEEDS ?= 0,1,2

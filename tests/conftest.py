@@ -27,7 +27,7 @@ from helpers.training import FAST_TRAIN, fit  # noqa: E402
 def real_data() -> Path:
     root = real_data_root()
     if root is None:
-        pytest.skip("real GTZAN dev audio not found at ../shared/data or $GENRE_REAL_DATA")
+        pytest.skip("real GTZAN dev audio not found: set GENRE_REAL_DATA (default data/real)")
     return root
 
 

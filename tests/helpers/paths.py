@@ -8,9 +8,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# Where real GTZAN audio is looked for when $GENRE_REAL_DATA is not set (README, Makefile).
+DEFAULT_REAL_DATA = ROOT / "data" / "real"
+
+
 def real_data_root() -> Path | None:
-    """../shared/data (or $GENRE_REAL_DATA) when it holds the GTZAN dev tracks."""
-    for candidate in (os.environ.get("GENRE_REAL_DATA"), ROOT.parent / "shared" / "data"):
-        if candidate and (Path(candidate) / "gtzan-dev" / "genres").is_dir():
-            return Path(candidate)
-    return None
+    """$GENRE_REAL_DATA (default: data/real in the checkout) when it holds the GTZAN dev
+    tracks."""
+    root = Path(os.environ.get("GENRE_REAL_DATA") or DEFAULT_REAL_DATA)
+    return root if (root / "gtzan-dev" / "genres").is_dir() else None
